@@ -1,0 +1,65 @@
+// Package testenv lets integration tests ask for the real components they
+// need (named, mariadbd, rsync, sshd, keepalived…).
+//
+// On a laptop a missing component skips the test with a message naming
+// the Debian package to install. In CI (CI=true) a missing component fails
+// the test: CI installs everything, so a skip there would hide a broken
+// install step.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// sbinDirs are searched after $PATH: daemons live in sbin, which an
+// ordinary user's PATH often lacks.
+var sbinDirs = []string{"/usr/sbin", "/sbin", "/usr/local/sbin"}
+
+// InCI reports whether the tests run in CI (CI=true).
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// LookPath finds a program in $PATH or the sbin directories.
+func LookPath(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, d := range sbinDirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return exec.LookPath(name) // for its error
+}
+
+// Require returns the path of program, which Debian ships in package pkg.
+// If it is missing the test is skipped, or failed in CI.
+func Require(t testing.TB, program, pkg string) string {
+	t.Helper()
+	p, err := LookPath(program)
+	if err != nil {
+		Missing(t, program+" (Debian package "+pkg+")")
+	}
+	return p
+}
+
+// RequireRoot skips (or fails in CI) a test that needs root, for
+// instance to create network namespaces.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "root privileges (CAP_NET_ADMIN)")
+	}
+}
+
+// Missing skips the test, or fails it in CI, because what is missing.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("CI=true and %s is missing: install it", what)
+	}
+	t.Skipf("needs %s; install it to run this test", what)
+}
