@@ -45,6 +45,8 @@ func run(in io.Reader, out io.Writer, ci bool) int {
 		}
 		k := key{e.Package, e.Test}
 		switch e.Action {
+		case "build-output":
+			fmt.Fprint(out, e.Output)
 		case "output":
 			b := outputs[k]
 			if b == nil {
