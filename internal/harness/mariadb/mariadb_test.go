@@ -1,0 +1,57 @@
+package mariadb_test
+
+import (
+	"context"
+	"errors"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/understudy-ha/understudy/internal/harness/mariadb"
+)
+
+func TestStartExecStop(t *testing.T) {
+	s := mariadb.Start(t, mariadb.ServerID(7), mariadb.Set("gtid_domain_id", "3"), mariadb.Set("log_bin", "mysql-bin"))
+
+	s.Exec(t, "CREATE DATABASE h; CREATE TABLE h.t (id INT PRIMARY KEY); INSERT INTO h.t VALUES (42)")
+
+	db := s.DB(t)
+	ctx := context.Background()
+	var id, serverID, domain, port int
+	var logBin string
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT id FROM h.t").Scan(&id))
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT @@server_id, @@gtid_domain_id, @@port, @@log_bin").Scan(&serverID, &domain, &port, &logBin))
+	assert.Equal(t, 42, id)
+	assert.Equal(t, 7, serverID, "ServerID option")
+	assert.Equal(t, 3, domain, "Set option")
+	assert.Equal(t, s.Port, port)
+	assert.Equal(t, "1", logBin)
+	require.NoError(t, db.Close())
+
+	s.Stop(t)
+	select {
+	case <-s.Exited():
+	default:
+		t.Fatal("Stop returned before mariadbd exited")
+	}
+	// The PID is reaped: signal 0 must fail.
+	err := syscall.Kill(s.PID, 0)
+	assert.True(t, errors.Is(err, syscall.ESRCH), "pid %d still exists: %v", s.PID, err)
+	s.Stop(t) // idempotent
+}
+
+func TestStartTwo(t *testing.T) {
+	a := mariadb.Start(t, mariadb.Name("a"), mariadb.ServerID(1))
+	b := mariadb.Start(t, mariadb.Name("b"), mariadb.ServerID(2))
+	require.NotEqual(t, a.Addr, b.Addr)
+	for want, s := range []*mariadb.Server{a, b} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var id int
+		require.NoError(t, s.DB(t).QueryRowContext(ctx, "SELECT @@server_id").Scan(&id))
+		cancel()
+		assert.Equal(t, want+1, id, "server %s", s.Addr)
+	}
+}
