@@ -34,7 +34,6 @@ const (
 	DefaultSwitchTimeout = 30 * time.Second
 	DefaultSwitchRetries = 3
 	DefaultSwitchBackoff = time.Second
-	DefaultTTL           = 60 * time.Second
 	DefaultNotifyTimeout = 10 * time.Second
 	DefaultExecTimeout   = 30 * time.Second
 	DefaultFailAfter     = 3
@@ -100,7 +99,7 @@ type Policy struct {
 // Switch configures how switchers are run.
 type Switch struct {
 	Timeout time.Duration `yaml:"timeout"` // per attempt, default 30s
-	Retries int           `yaml:"retries"` // default 3; 0 is allowed
+	Retries int           `yaml:"retries"` // attempts per switcher, default 3
 	Backoff time.Duration `yaml:"backoff"` // default 1s
 }
 

@@ -40,6 +40,7 @@ func TestLoadReference(t *testing.T) {
 	assert.Equal(t, failover.RoleCritical, http.Role)
 	require.NotNil(t, http.HTTP)
 	assert.Equal(t, []int{200}, http.HTTP.ExpectStatus)
+	assert.Equal(t, "GET", http.HTTP.Method)
 	assert.Equal(t, "ok", http.HTTP.BodyContains)
 	mysql := master.Checks[1]
 	require.NotNil(t, mysql.MySQL)
@@ -164,7 +165,7 @@ func TestLoadBad(t *testing.T) {
 			`timings.yaml:5:14: policy.hold_down: must not be negative`,
 			`timings.yaml:6:13: policy.failback: failback: delayed needs a positive failback_delay`,
 			`timings.yaml:7:19: switch.timeout: must be positive`,
-			`timings.yaml:7:32: switch.retries: must not be negative`,
+			`timings.yaml:7:32: switch.retries: must be at least 1`,
 			`timings.yaml:12:65: nodes[0].checks[0].timeout: timeout (10s) must be shorter than interval (5s)`,
 			`timings.yaml:14:52: switchers[0].ttl: ttl must be a whole number of seconds`,
 		}},

@@ -22,11 +22,11 @@ nodes:
 		return
 	}
 	for _, ch := range c.Checks() {
-		fmt.Println(ch.FullName, ch.Role, ch.Timeout, ch.HTTP.ExpectStatus)
+		fmt.Println(ch.FullName, ch.Role, ch.Timeout, ch.HTTP.Method)
 	}
 	fmt.Println(c.Nodes[0].Name, c.Nodes[0].Priority, c.Nodes[1].Name, c.Nodes[1].Priority)
 	// Output:
-	// master/http critical 5s [200]
+	// master/http critical 5s GET
 	// master 2 slave 1
 }
 

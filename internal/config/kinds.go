@@ -80,8 +80,10 @@ type MySQLCheck struct {
 	User     string `yaml:"user" cfg:"required"`
 	Password Secret `yaml:"password" cfg:"secret"`
 	Database string `yaml:"database"`
-	// Query is run after connecting (default: a ping only).
+	// Query is run and one row read (default: the health package's).
 	Query string `yaml:"query"`
+	// TLS is "false" (default), "true", "skip-verify" or "preferred".
+	TLS string `yaml:"tls" cfg:"oneof=false|true|skip-verify|preferred"`
 }
 
 // DNSCheck asks Server for Query/QType and expects an answer.
@@ -90,8 +92,10 @@ type DNSCheck struct {
 	Query  string `yaml:"query" cfg:"required"`
 	// QType is the record type (default A).
 	QType string `yaml:"qtype" cfg:"oneof=A|AAAA|SOA|NS|MX|TXT|CNAME|PTR|SRV"`
-	// Expect, when set, must appear among the answers' values.
+	// Expect lists values that must all be in the answer.
 	Expect []string `yaml:"expect"`
+	// Net is "udp" (default) or "tcp".
+	Net string `yaml:"net" cfg:"oneof=udp|tcp"`
 }
 
 // ExecCheck runs Command (argv, no shell); exit 0 is healthy.
@@ -102,6 +106,8 @@ type ExecCheck struct {
 // ProcessCheck looks for a running process by name (pidof).
 type ProcessCheck struct {
 	Process string `yaml:"process" cfg:"required"`
+	// MinCount is how many must run (default 1).
+	MinCount int `yaml:"min_count"`
 }
 
 // Check kinds, in the order they are listed in messages.
@@ -152,17 +158,22 @@ type RFC2136Switcher struct {
 	Zone string `yaml:"zone" cfg:"required,fqdn"`
 	// Name is the record owner, relative to Zone ("@" for the apex).
 	Name string        `yaml:"name" cfg:"required"`
-	TTL  time.Duration `yaml:"ttl"` // default 60s, whole seconds
+	TTL  time.Duration `yaml:"ttl"` // whole seconds (default: the switcher's, 60s)
 	// Servers are the primaries to update (host:port).
 	Servers []string `yaml:"servers" cfg:"required,hostport"`
 	// TSIGKeyFile is a BIND key file ("key name { algorithm …; secret …; };").
 	TSIGKeyFile string `yaml:"tsig_key_file" cfg:"secretfile"`
+	// Net is "tcp" (default) or "udp".
+	Net string `yaml:"net" cfg:"oneof=tcp|udp"`
+	// AAAA also maintains the AAAA record from the node's address6.
+	AAAA bool `yaml:"aaaa"`
 }
 
 // ZoneFileSwitcher rewrites a zone file, bumps its serial and reloads BIND.
 type ZoneFileSwitcher struct {
-	Zone string        `yaml:"zone" cfg:"required,fqdn"`
-	Name string        `yaml:"name" cfg:"required"`
+	Zone string `yaml:"zone" cfg:"required,fqdn"`
+	Name string `yaml:"name" cfg:"required"`
+	// TTL is written into the record line (default: keep the line's).
 	TTL  time.Duration `yaml:"ttl"`
 	File string        `yaml:"file" cfg:"required,path"`
 	// Rndc is the rndc argv prefix (default [rndc]).
@@ -170,6 +181,8 @@ type ZoneFileSwitcher struct {
 	Freeze bool     `yaml:"freeze"`
 	// Verify lists servers (host:port) asked afterwards for the new record.
 	Verify []string `yaml:"verify" cfg:"hostport"`
+	// AAAA also maintains the AAAA record from the node's address6.
+	AAAA bool `yaml:"aaaa"`
 }
 
 // ExecSwitcher runs Command with UNDERSTUDY_NODE and UNDERSTUDY_ADDRESS
@@ -222,6 +235,10 @@ type MailNotifier struct {
 	StartTLS string `yaml:"starttls" cfg:"oneof=auto|always|never"`
 	Username string `yaml:"username"`
 	Password Secret `yaml:"password" cfg:"secret"`
+	// ImplicitTLS speaks TLS from the first byte (SMTPS, port 465).
+	ImplicitTLS bool `yaml:"implicit_tls"`
+	// SubjectPrefix starts every subject (default "[understudy]").
+	SubjectPrefix string `yaml:"subject_prefix"`
 }
 
 // WebhookNotifier POSTs each event as JSON, signed with Secret (HMAC).

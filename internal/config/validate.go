@@ -36,8 +36,8 @@ func (d *decoder) validate(c *Config) {
 
 	d.validatePolicy(&c.Policy)
 	d.positive("switch.timeout", c.Switch.Timeout)
-	if c.Switch.Retries < 0 {
-		d.errorf(d.at("switch.retries"), "switch.retries", "must not be negative")
+	if d.valid("switch.retries") && c.Switch.Retries < 1 {
+		d.errorf(d.at("switch.retries"), "switch.retries", "must be at least 1 (it counts attempts)")
 	}
 	d.notNegative("switch.backoff", c.Switch.Backoff)
 
@@ -170,7 +170,7 @@ func (d *decoder) validateSwitcher(s *Switcher, path string) {
 		ttl = s.ZoneFile.TTL
 	}
 	if d.valid(path + ".ttl") {
-		if ttl < time.Second || ttl%time.Second != 0 {
+		if ttl < time.Second || ttl%time.Second != 0 || ttl > 1<<31*time.Second {
 			d.errorf(d.at(path+".ttl"), path+".ttl", "ttl must be a whole number of seconds, at least 1s (got %s)", ttl)
 		}
 	}
@@ -237,21 +237,15 @@ func (d *decoder) defaults(c *Config) {
 	for i := range c.Switchers {
 		s := &c.Switchers[i]
 		s.Timeout = or(s.Timeout, c.Switch.Timeout)
-		if s.RFC2136 != nil {
-			s.RFC2136.TTL = or(s.RFC2136.TTL, DefaultTTL)
-		}
-		if z := s.ZoneFile; z != nil {
-			z.TTL = or(z.TTL, DefaultTTL)
-			if len(z.Rndc) == 0 {
-				z.Rndc = []string{"rndc"}
-			}
-		}
 	}
 	for i := range c.Notify {
 		n := &c.Notify[i]
 		n.Timeout = or(n.Timeout, DefaultNotifyTimeout)
 		if n.Mail != nil {
 			n.Mail.StartTLS = or(n.Mail.StartTLS, "auto")
+		}
+		if n.Exec != nil && !d.given(fmt.Sprintf("notify[%d].timeout", i)) {
+			n.Timeout = DefaultExecTimeout
 		}
 	}
 }
@@ -260,9 +254,6 @@ func checkDefaults(ch *Check, timeout time.Duration) {
 	ch.Timeout = or(ch.Timeout, timeout)
 	if h := ch.HTTP; h != nil {
 		h.Method = or(h.Method, "GET")
-		if len(h.ExpectStatus) == 0 {
-			h.ExpectStatus = []int{200}
-		}
 	}
 	if ch.DNS != nil {
 		ch.DNS.QType = or(ch.DNS.QType, "A")
