@@ -50,6 +50,9 @@ type Options struct {
 	// KeyName is the TSIG key's name (default "ddns-key"); the key is
 	// made by tsig-keygen with hmac-sha256.
 	KeyName string
+	// Key, when set, is used instead of a new key: two servers that
+	// share a key, like the article's two NS.
+	Key *dnsprovider.TSIGKey
 }
 
 // Server is a running named.
@@ -98,11 +101,17 @@ func Start(t testing.TB, opts Options) *Server {
 	s := &Server{Dir: dir, rndc: rndc, zones: map[string]string{}}
 
 	s.KeyFile = filepath.Join(dir, "ddns.key")
-	res, err := cmdrun.Exec{}.Run(t.Context(), cmdrun.Cmd{Path: keygen, Args: []string{"-a", "hmac-sha256", opts.KeyName}})
-	if err != nil {
-		t.Fatalf("tsig-keygen: %v", err)
+	if k := opts.Key; k != nil {
+		opts.KeyName = k.Name
+		writeFile(t, s.KeyFile, fmt.Sprintf("key %q {\n\talgorithm %s;\n\tsecret %q;\n};\n", k.Name, k.Algorithm, k.Secret))
+	} else {
+		res, err := cmdrun.Exec{}.Run(t.Context(), cmdrun.Cmd{Path: keygen, Args: []string{"-a", "hmac-sha256", opts.KeyName}})
+		if err != nil {
+			t.Fatalf("tsig-keygen: %v", err)
+		}
+		writeFile(t, s.KeyFile, string(res.Stdout))
 	}
-	writeFile(t, s.KeyFile, string(res.Stdout))
+	var err error
 	if s.TSIGKey, err = dnsprovider.LoadTSIGKey(s.KeyFile); err != nil {
 		t.Fatal(err)
 	}
