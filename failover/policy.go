@@ -196,7 +196,8 @@ type State struct {
 	// Isolated is true while the witness checks fail.
 	Isolated bool `json:"isolated,omitempty"`
 	// Latches remember which once-per-transition events have been emitted
-	// (no healthy node, held down, failback pending), keyed by the Policy.
+	// (check warnings, no healthy node, held down, failback pending), keyed
+	// by the Policy.
 	Latches map[string]bool `json:"latches,omitempty"`
 }
 
