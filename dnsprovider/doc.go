@@ -2,18 +2,36 @@
 //
 // Every switcher here implements failover.Switcher: Switch(ctx, node)
 // points one name's address record (A for an IPv4 node address, AAAA for
-// IPv6) at the node, touching no other record of the zone, sets the TTL
-// the switcher is configured with, and verifies the result by querying
-// the authoritative servers before it returns. Switch is idempotent:
-// when the record already holds the node's address it changes nothing.
+// IPv6; optionally also AAAA from Node.Address6) at the node, touching no
+// other record of the zone, and verifies the result by querying the
+// authoritative servers before it returns. Switch is idempotent: when the
+// record already holds the node's address it changes nothing (no update
+// sent, no serial bump, no reload). SwitchReport does the same and says
+// what changed and what the record held before.
 //
 // Implementations:
 //
-//   - [RFC2136]: dynamic update signed with TSIG (BIND's "right way").
-//     Several authoritative servers can be updated in one switch.
+//   - [RFC2136]: dynamic update signed with TSIG (BIND's "right way"):
+//     one UPDATE per server that deletes the name's RRset of the type and
+//     adds the one new record with the configured TTL (default 60s).
+//     Several authoritative servers (the article's two NS) are updated in
+//     one switch; each is tried even if another fails, and each is
+//     verified. TCP by default. A refusal is an [*UpdateError] carrying
+//     BIND's rcode and TSIG error (NOTAUTH/BADSIG, REFUSED) and the
+//     server; its Permanent method tells a refusal from a timeout.
 //   - [ZoneFile]: the article's way for servers without dynamic updates:
-//     rewrite the record in the zone file, bump the SOA serial and run
-//     rndc reload (freeze/thaw when the zone also takes dynamic updates).
+//     rewrite the record's line in the zone file (only the address, and
+//     the TTL if one is configured; every other byte stays), bump the SOA
+//     serial (+1, or today's YYYYMMDD00 for date serials; RFC 1982
+//     wrap-around), replace the file atomically keeping its mode, and run
+//     rndc reload ZONE; with Freeze, rndc freeze/thaw around the edit for
+//     zones that also take dynamic updates (thaw always runs). The file
+//     must hold exactly one record of the type for the name
+//     ([ErrRecordCount] otherwise: a round-robin set or a missing record
+//     is left for a human), and must not use $INCLUDE. If the reload
+//     fails the original file is put back, so file and server agree.
 //
-// Secrets (TSIG keys) are read from files and never logged.
+// Secrets (TSIG keys) are read from files ([LoadTSIGKey]) and never
+// logged or put in errors or argv: [TSIGKey] redacts itself when printed.
+// Switchers are safe for concurrent use; ZoneFile serialises its calls.
 package dnsprovider

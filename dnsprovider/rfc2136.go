@@ -153,6 +153,7 @@ type UpdateError struct {
 	Err error
 }
 
+// Error names the server and BIND's reason, e.g. "NOTAUTH(BADSIG)".
 func (e *UpdateError) Error() string {
 	msg := "update at " + e.Server + ": "
 	switch {
@@ -172,6 +173,7 @@ func (e *UpdateError) Error() string {
 	return msg
 }
 
+// Unwrap returns the transport or TSIG verification error.
 func (e *UpdateError) Unwrap() error { return e.Err }
 
 // Permanent reports whether retrying the same update cannot help: the
