@@ -107,6 +107,7 @@ type Switch struct {
 type HTTP struct {
 	// Listen is host:port; empty disables the endpoint. The host must be
 	// a loopback address (or "localhost") unless AllowRemote is set.
-	Listen      string `yaml:"listen" cfg:"hostport"`
+	// Port 0 lets the kernel pick one (the run command logs it).
+	Listen      string `yaml:"listen" cfg:"hostport,anyport"`
 	AllowRemote bool   `yaml:"allow_remote"`
 }

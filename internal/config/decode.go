@@ -50,6 +50,20 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Pos is where a node, check, switcher or notifier is written in the
+// file, for messages about it that arise after loading.
+type Pos struct {
+	File         string
+	Line, Column int
+	// Path is the field path, like "switchers[2]".
+	Path string
+}
+
+// String formats the position as "FILE:LINE:COL: PATH".
+func (p Pos) String() string {
+	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Column, p.Path)
+}
+
 // variant is implemented by the structs whose fields depend on their
 // "type" key (checks, switchers, notifiers).
 type variant interface {
@@ -206,6 +220,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 		return
 	}
 	d.pos[path] = n
+	if f := v.FieldByName("Pos"); f.IsValid() && f.Type() == posType {
+		f.Set(reflect.ValueOf(Pos{File: d.file, Line: n.Line, Column: n.Column, Path: path}))
+	}
 	targets := []target{{v, fieldsOf(v.Type())}}
 	quiet := false // an unknown type: do not report its fields as unknown
 	if vr, ok := v.Addr().Interface().(variant); ok {
@@ -409,6 +426,7 @@ func (d *decoder) path(p string) string {
 var (
 	durationType = reflect.TypeFor[time.Duration]()
 	addrType     = reflect.TypeFor[netip.Addr]()
+	posType      = reflect.TypeFor[Pos]()
 )
 
 // decodeValue fills v from n. A null value leaves v as it is and counts
@@ -537,7 +555,7 @@ func (d *decoder) checkString(n *yaml.Node, path, s string, f field) (string, bo
 			return fail("invalid name %q (use letters, digits, '.', '_' and '-')", s)
 		}
 	case f.has("hostport"):
-		if err := checkHostPort(s); err != nil {
+		if err := checkHostPort(s, f.has("anyport")); err != nil {
 			return fail("invalid address %q: %v (want host:port, like 10.1.0.1:53 or [2001:db8::1]:53)", s, err)
 		}
 	case f.has("url"):
@@ -585,7 +603,9 @@ func validName(s string) bool {
 	return s != ""
 }
 
-func checkHostPort(s string) error {
+// checkHostPort checks a host:port; anyPort allows port 0 (a listener
+// on a port the kernel picks).
+func checkHostPort(s string, anyPort bool) error {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return err
@@ -597,7 +617,7 @@ func checkHostPort(s string) error {
 		return fmt.Errorf("bad host")
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || p == 0 {
+	if err != nil || (p == 0 && !anyPort) {
 		return fmt.Errorf("bad port %q", port)
 	}
 	return nil

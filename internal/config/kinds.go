@@ -9,6 +9,8 @@ import (
 
 // Node is one server.
 type Node struct {
+	// Pos is where it is written in the file.
+	Pos Pos `yaml:"-"`
 	// Name is unique; letters, digits, '.', '_' and '-'.
 	Name string `yaml:"name" cfg:"required,name"`
 	// Address is the IP address switchers point traffic at.
@@ -27,6 +29,8 @@ type Node struct {
 // Check is one health check. Type says which of the kind-specific fields
 // is set: exactly one of TCP, HTTP, MySQL, DNS, Exec and Process is non-nil.
 type Check struct {
+	// Pos is where it is written in the file.
+	Pos Pos `yaml:"-"`
 	// Name is unique within its node (or among witness checks).
 	Name string `yaml:"name" cfg:"required,name"`
 	// Type is tcp, http, mysql, dns, exec or process.
@@ -65,11 +69,21 @@ type TCPCheck struct {
 // HTTPCheck fetches URL and checks the status and body.
 type HTTPCheck struct {
 	URL    string `yaml:"url" cfg:"required,url"`
-	Method string `yaml:"method" cfg:"oneof=GET|HEAD|POST"`
-	// ExpectStatus lists acceptable status codes (default [200]).
-	ExpectStatus []int             `yaml:"expect_status"`
-	BodyContains string            `yaml:"body_contains"`
-	Headers      map[string]string `yaml:"headers"`
+	Method string `yaml:"method" cfg:"oneof=GET|HEAD|POST"` // default GET
+	// ExpectStatus lists acceptable status codes (default: any 2xx or 3xx).
+	ExpectStatus []int  `yaml:"expect_status"`
+	BodyContains string `yaml:"body_contains"`
+	// BodyRegexp must match the body (RE2 syntax).
+	BodyRegexp string `yaml:"body_regexp"`
+	// Headers are added to the request ("Host" picks a virtual host).
+	Headers         map[string]string `yaml:"headers"`
+	FollowRedirects bool              `yaml:"follow_redirects"`
+	// CAFile, CertFile and KeyFile are PEM files: the CAs to trust and a
+	// client certificate with its key.
+	CAFile     string `yaml:"ca_file" cfg:"path"`
+	CertFile   string `yaml:"cert_file" cfg:"path"`
+	KeyFile    string `yaml:"key_file" cfg:"secretfile"`
+	ServerName string `yaml:"server_name"`
 	// InsecureSkipVerify turns TLS verification off (on by default).
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
@@ -142,6 +156,8 @@ func (c *Check) variant(kind string) any {
 // Switcher is one way of pointing traffic at a node. Exactly one of the
 // kind-specific fields is non-nil, as Type says.
 type Switcher struct {
+	// Pos is where it is written in the file.
+	Pos Pos `yaml:"-"`
 	// Type is rfc2136, zonefile or exec.
 	Type string `yaml:"type" cfg:"required"`
 	// Timeout overrides switch.timeout for this switcher.
@@ -213,6 +229,8 @@ func (s *Switcher) variant(kind string) any {
 // Notifier tells someone about events. Exactly one of the kind-specific
 // fields is non-nil, as Type says.
 type Notifier struct {
+	// Pos is where it is written in the file.
+	Pos Pos `yaml:"-"`
 	// Type is mail, webhook or exec.
 	Type string `yaml:"type" cfg:"required"`
 	// Events lists the event kinds sent (default: for mail the
