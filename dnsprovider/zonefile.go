@@ -47,8 +47,11 @@ type ZoneFileConfig struct {
 	// Freeze is for a zone that also takes dynamic updates: rndc freeze
 	// before reading the file (named writes its journal into it) and
 	// rndc thaw afterwards, which also reloads it. Thaw is run even when
-	// the edit fails. Without Freeze such a zone's reload fails with
-	// [ErrDynamicZone], and an edit would be lost.
+	// the edit fails. rndc freeze returns before named has written the
+	// journal into the file, so with Verify set the edit waits until the
+	// file's serial is the one the first Verify server serves; without
+	// Verify a freshly updated zone may lose its last dynamic updates.
+	// Without Freeze such a zone's reload fails with [ErrDynamicZone].
 	Freeze bool
 	// Verify are servers (host:port) asked afterwards until they answer
 	// the new address. Empty skips verification: Switch then returns once
@@ -235,6 +238,9 @@ func (z *ZoneFile) edit(ctx context.Context, ws []want) (res rewriteResult, err 
 				err = errors.Join(err, terr)
 			}
 		}()
+		if err := z.waitDumped(ctx); err != nil {
+			return rewriteResult{}, err
+		}
 	}
 	res, err = z.rewrite(ws)
 	if err != nil {
@@ -246,6 +252,75 @@ func (z *ZoneFile) edit(ctx context.Context, ws []want) (res rewriteResult, err 
 		}
 	}
 	return res, nil
+}
+
+// waitDumped waits until the frozen zone's file holds the serial the
+// first Verify server serves. rndc freeze returns before named has
+// finished writing its journal into the file (seen with BIND 9.18);
+// editing the file earlier would lose the dynamic updates in the
+// journal. Without Verify servers there is nothing to compare with, and
+// this risk remains.
+func (z *ZoneFile) waitDumped(ctx context.Context) error {
+	if len(z.cfg.Verify) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, z.timeout)
+	defer cancel()
+	c := &dns.Client{Net: "tcp", Timeout: z.timeout}
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		served, err := servedSerial(ctx, c, z.cfg.Verify[0], z.zone)
+		if err == nil {
+			var inFile uint32
+			inFile, err = fileSerial(z.cfg.File, z.zone)
+			if err == nil && inFile == served {
+				return nil
+			}
+			if err == nil {
+				err = fmt.Errorf("file has serial %d, %s serves %d", inFile, z.cfg.Verify[0], served)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("frozen zone not written to its file: %w", err)
+		case <-tick.C:
+		}
+	}
+}
+
+// servedSerial asks server for zone's SOA serial.
+func servedSerial(ctx context.Context, c *dns.Client, server, zone string) (uint32, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(zone), dns.TypeSOA)
+	r, _, err := c.ExchangeContext(ctx, m, server)
+	if err != nil {
+		return 0, fmt.Errorf("query %s SOA at %s: %w", zone, server, err)
+	}
+	for _, rr := range r.Answer {
+		if soa, ok := rr.(*dns.SOA); ok {
+			return soa.Serial, nil
+		}
+	}
+	return 0, fmt.Errorf("query %s SOA at %s: no SOA (%s)", zone, server, dns.RcodeToString[r.Rcode])
+}
+
+// fileSerial reads the SOA serial of a zone file.
+func fileSerial(path, zone string) (uint32, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	rrs, err := parseZoneText(string(src), dns.Fqdn(zone))
+	if err != nil {
+		return 0, err
+	}
+	for _, rr := range rrs {
+		if soa, ok := rr.(*dns.SOA); ok {
+			return soa.Serial, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: no SOA record", ErrZoneSyntax)
 }
 
 // rewrite reads the file, rewrites it and writes it back atomically.
