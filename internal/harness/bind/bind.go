@@ -88,37 +88,69 @@ www     IN A   192.0.2.10
 // It skips the test (fails in CI) when named or rndc is not installed.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	named := testenv.Require(t, "named", "bind9")
-	rndc := testenv.Require(t, "rndc", "bind9-utils")
-	keygen := testenv.Require(t, "tsig-keygen", "bind9")
+	testenv.Require(t, "named", "bind9")
+	testenv.Require(t, "rndc", "bind9-utils")
+	testenv.Require(t, "tsig-keygen", "bind9")
+	s, err := Launch(t.Context(), t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("named log (%s):\n%s", s.Addr, s.Log())
+		}
+	})
+	return s
+}
+
+// Launch starts named with opts in dir, outside of a test (for the
+// benchmarks of the understudy command). The caller must call Stop.
+func Launch(ctx context.Context, dir string, opts Options) (*Server, error) {
+	named, err := testenv.LookPath("named")
+	if err != nil {
+		return nil, fmt.Errorf("named (Debian package bind9): %w", err)
+	}
+	rndc, err := testenv.LookPath("rndc")
+	if err != nil {
+		return nil, fmt.Errorf("rndc (Debian package bind9-utils): %w", err)
+	}
+	keygen, err := testenv.LookPath("tsig-keygen")
+	if err != nil {
+		return nil, fmt.Errorf("tsig-keygen (Debian package bind9): %w", err)
+	}
 	if len(opts.Zones) == 0 {
-		t.Fatal("bind.Start: no zones")
+		return nil, errors.New("bind.Launch: no zones")
 	}
 	if opts.KeyName == "" {
 		opts.KeyName = "ddns-key"
 	}
-	dir := t.TempDir()
 	s := &Server{Dir: dir, rndc: rndc, zones: map[string]string{}}
 
 	s.KeyFile = filepath.Join(dir, "ddns.key")
 	if k := opts.Key; k != nil {
 		opts.KeyName = k.Name
-		writeFile(t, s.KeyFile, fmt.Sprintf("key %q {\n\talgorithm %s;\n\tsecret %q;\n};\n", k.Name, k.Algorithm, k.Secret))
-	} else {
-		res, err := cmdrun.Exec{}.Run(t.Context(), cmdrun.Cmd{Path: keygen, Args: []string{"-a", "hmac-sha256", opts.KeyName}})
-		if err != nil {
-			t.Fatalf("tsig-keygen: %v", err)
+		if err := writeFile(s.KeyFile, fmt.Sprintf("key %q {\n\talgorithm %s;\n\tsecret %q;\n};\n", k.Name, k.Algorithm, k.Secret)); err != nil {
+			return nil, err
 		}
-		writeFile(t, s.KeyFile, string(res.Stdout))
+	} else {
+		res, err := cmdrun.Exec{}.Run(ctx, cmdrun.Cmd{Path: keygen, Args: []string{"-a", "hmac-sha256", opts.KeyName}})
+		if err != nil {
+			return nil, fmt.Errorf("tsig-keygen: %w", err)
+		}
+		if err := writeFile(s.KeyFile, string(res.Stdout)); err != nil {
+			return nil, err
+		}
 	}
-	var err error
 	if s.TSIGKey, err = dnsprovider.LoadTSIGKey(s.KeyFile); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	rndcKey := fmt.Sprintf("key \"rndc-key\" {\n\talgorithm hmac-sha256;\n\tsecret %q;\n};\n", base64.StdEncoding.EncodeToString(secret))
-	writeFile(t, filepath.Join(dir, "rndc.key"), rndcKey)
+	if err := writeFile(filepath.Join(dir, "rndc.key"), rndcKey); err != nil {
+		return nil, err
+	}
 
 	var zoneConf strings.Builder
 	for _, z := range opts.Zones {
@@ -127,7 +159,9 @@ func Start(t testing.TB, opts Options) *Server {
 			content = DefaultZone(z.Name)
 		}
 		file := filepath.Join(dir, z.Name+".zone")
-		writeFile(t, file, content)
+		if err := writeFile(file, content); err != nil {
+			return nil, err
+		}
 		s.zones[dns.CanonicalName(z.Name)] = file
 		fmt.Fprintf(&zoneConf, "zone %q {\n    type primary;\n    file %q;\n", z.Name, file)
 		if z.Updates {
@@ -140,11 +174,16 @@ func Start(t testing.TB, opts Options) *Server {
 	// tests run in parallel: retry with new ports.
 	var lastLog string
 	for attempt := 0; attempt < 5; attempt++ {
-		port, rndcPort := freePorts(t)
+		port, rndcPort, err := freePorts()
+		if err != nil {
+			return nil, err
+		}
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		s.rndcConf = filepath.Join(dir, "rndc.conf")
-		writeFile(t, s.rndcConf, rndcKey+fmt.Sprintf(
-			"options {\n\tdefault-key \"rndc-key\";\n\tdefault-server 127.0.0.1;\n\tdefault-port %d;\n};\n", rndcPort))
+		if err := writeFile(s.rndcConf, rndcKey+fmt.Sprintf(
+			"options {\n\tdefault-key \"rndc-key\";\n\tdefault-server 127.0.0.1;\n\tdefault-port %d;\n};\n", rndcPort)); err != nil {
+			return nil, err
+		}
 		conf := fmt.Sprintf(`include %q;
 include %q;
 options {
@@ -163,29 +202,32 @@ controls { inet 127.0.0.1 port %d allow { 127.0.0.1; } keys { "rndc-key"; }; };
 %s`, s.KeyFile, filepath.Join(dir, "rndc.key"), dir, filepath.Join(dir, "named.pid"),
 			filepath.Join(dir, "session.key"), dir, port, rndcPort, zoneConf.String())
 		confFile := filepath.Join(dir, "named.conf")
-		writeFile(t, confFile, conf)
+		if err := writeFile(confFile, conf); err != nil {
+			return nil, err
+		}
 
-		ok, log := s.start(t, named, confFile, opts.Zones[0].Name)
+		ok, log, err := s.start(named, confFile, opts.Zones[0].Name)
+		if err != nil {
+			return nil, err
+		}
 		if ok {
-			return s
+			return s, nil
 		}
 		lastLog = log
 		if !strings.Contains(log, "address in use") {
 			break
 		}
 	}
-	t.Fatalf("named did not start; its log:\n%s", lastLog)
-	return nil
+	return nil, fmt.Errorf("named did not start; its log:\n%s", lastLog)
 }
 
-// start runs named and waits for the first zone's SOA. On failure it
-// returns named's log.
-func (s *Server) start(t testing.TB, named, confFile, zone string) (bool, string) {
-	t.Helper()
+// start runs named and waits for the first zone's SOA. When named does
+// not come up it returns false and named's log.
+func (s *Server) start(named, confFile, zone string) (bool, string, error) {
 	logPath := filepath.Join(s.Dir, "named.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
-		t.Fatal(err)
+		return false, "", err
 	}
 	defer logf.Close()
 	// named is a daemon that runs for the whole test, which cmdrun (run
@@ -193,7 +235,7 @@ func (s *Server) start(t testing.TB, named, confFile, zone string) (bool, string
 	cmd := exec.Command(named, "-g", "-n", "1", "-c", confFile)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start named: %v", err)
+		return false, "", fmt.Errorf("start named: %w", err)
 	}
 	s.cmd = cmd
 	s.done = make(chan struct{})
@@ -209,20 +251,14 @@ func (s *Server) start(t testing.TB, named, confFile, zone string) (bool, string
 	defer tick.Stop()
 	for {
 		if r, _, err := c.Exchange(m, s.Addr); err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0 {
-			t.Cleanup(func() {
-				s.Stop()
-				if t.Failed() {
-					t.Logf("named log (%s):\n%s", s.Addr, s.Log())
-				}
-			})
-			return true, ""
+			return true, "", nil
 		}
 		select {
 		case <-s.done:
-			return false, s.Log()
+			return false, s.Log(), nil
 		case <-deadline.C:
 			s.Stop()
-			return false, "no SOA answer within 15s\n" + s.Log()
+			return false, "no SOA answer within 15s\n" + s.Log(), nil
 		case <-tick.C:
 		}
 	}
@@ -313,21 +349,17 @@ func (s *Server) Rndc(ctx context.Context, args ...string) (string, error) {
 	return string(res.Stdout), err
 }
 
-func writeFile(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+func writeFile(path, content string) error {
+	return os.WriteFile(path, []byte(content), 0o644)
 }
 
 // freePorts returns a port free for both UDP and TCP, and another free
 // TCP port for rndc.
-func freePorts(t testing.TB) (dnsPort, rndcPort int) {
-	t.Helper()
+func freePorts() (dnsPort, rndcPort int, err error) {
 	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return 0, 0, err
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
@@ -337,14 +369,15 @@ func freePorts(t testing.TB) (dnsPort, rndcPort int) {
 		}
 		r, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			l.Close()
+			u.Close()
+			return 0, 0, err
 		}
 		rndcPort = r.Addr().(*net.TCPAddr).Port
 		l.Close()
 		u.Close()
 		r.Close()
-		return port, rndcPort
+		return port, rndcPort, nil
 	}
-	t.Fatal(errors.New("no free UDP+TCP port on 127.0.0.1"))
-	return 0, 0
+	return 0, 0, errors.New("no free UDP+TCP port on 127.0.0.1")
 }
