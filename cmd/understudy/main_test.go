@@ -129,6 +129,16 @@ nodes:
 switchers:
   - {type: exec, command: [/nonexistent/on-switch]}
 `)
+	tsig := func(key string) string {
+		p := writeConfig(t, `nodes: [{name: a, address: 127.0.0.1}]
+switchers:
+  - {type: rfc2136, zone: test.ru, name: "@", servers: ["127.0.0.1:53"], tsig_key_file: ddns.key}
+`)
+		require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(p), "ddns.key"), []byte(key), 0o600))
+		return p
+	}
+	goodKey := tsig("key \"ddns\" {\n\talgorithm hmac-sha256;\n\tsecret \"c2VjcmV0LXZhbHVlLWZvci10ZXN0cy1vbmx5\";\n};\n")
+	badKey := tsig("key \"ddns\" { algorithm hmac-sha256; };\n")
 	tests := []struct {
 		name   string
 		config string
@@ -137,6 +147,8 @@ switchers:
 		stderr []string
 	}{
 		{"good", good, exitOK, "ok\n", nil},
+		{"tsig key", goodKey, exitOK, "ok\n", nil},
+		{"bad tsig key", badKey, exitUsage, "", []string{badKey + ":3:5: switchers[0]: rfc2136 switcher:"}},
 		{"bad", bad, exitUsage, "", []string{
 			bad + `:1:11: interval: invalid duration "1 m"`,
 			bad + `:6:51: nodes[0].checks[0]: unknown field "timout" (did you mean "timeout"?)`,
