@@ -109,10 +109,7 @@ func (d *DNS) Check(ctx context.Context) error {
 	ctx, cancel := withTimeout(ctx, d.cfg.Timeout, DefaultDNSTimeout)
 	defer cancel()
 	if err := d.check(ctx); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-			err = fmt.Errorf("%w: %w", ctxErr, err)
-		}
-		return &Error{Kind: "dns", Target: d.target, Err: err}
+		return &Error{Kind: "dns", Target: d.target, Err: withCtxErr(ctx, err)}
 	}
 	return nil
 }

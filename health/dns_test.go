@@ -66,10 +66,19 @@ func serveDNS(w dns.ResponseWriter, q *dns.Msg) {
 // and TCP on the same port, and returns its address.
 func startDNS(t *testing.T) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	require.NoError(t, err)
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	require.NoError(t, err)
+	var pc net.PacketConn
+	var l net.Listener
+	// The TCP side of a free UDP port may be taken: try another port.
+	for attempt := 0; l == nil; attempt++ {
+		var err error
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		require.NoError(t, err)
+		l, err = net.Listen("tcp", pc.LocalAddr().String())
+		if err != nil {
+			pc.Close()
+			require.Less(t, attempt, 10, "no port free for both UDP and TCP: %v", err)
+		}
+	}
 	for _, srv := range []*dns.Server{
 		{PacketConn: pc, Handler: dns.HandlerFunc(serveDNS)},
 		{Listener: l, Handler: dns.HandlerFunc(serveDNS)},

@@ -22,4 +22,32 @@
 //
 // Checkers hold no global state; constructors validate their configuration
 // and return an error rather than panic.
+//
+// # Kinds and their defaults
+//
+//	kind     constructor   default timeout  healthy when
+//	tcp      NewTCP        3s               connect works; Expect seen after Send
+//	http     NewHTTP       5s               status in Status (2xx/3xx); body matches
+//	mysql    NewMySQL      5s               login works and Query returns a row
+//	dns      NewDNS        2s               NOERROR, non-empty answer holding Expect
+//	exec     NewExec       10s              the command exits 0
+//	process  NewProcess    none (local)     MinCount processes of that name run
+//
+// Each kind has a config struct whose zero fields mean the defaults, a
+// Validate method, and seams (Dial, Client, Runner, ProcDir) where nil or
+// empty means the real thing.
+//
+// # Failures, mismatches and degraded services
+//
+// Three causes can be told apart with errors.Is: [ErrUnexpected] (the
+// service answered, but not what the check wants: a status, a body, a
+// banner, a DNS answer), [ErrDegraded] (the service proves it is running
+// while refusing the check, such as MySQL's access denied or too many
+// connections; see [IsDegraded]) and everything else (refused, timed out,
+// reset). The arbiter counts a degraded service as alive, so it does not
+// fail over for it, but reports the error. Timeouts wrap
+// context.DeadlineExceeded.
+//
+// Secrets (a MySQL password, a password in an HTTP URL) never appear in
+// error text.
 package health

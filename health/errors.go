@@ -3,6 +3,8 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"time"
 )
 
@@ -28,6 +30,23 @@ func withTimeout(ctx context.Context, d, def time.Duration) (context.Context, co
 		d = def
 	}
 	return context.WithTimeout(ctx, d)
+}
+
+// withCtxErr adds ctx's error to err when ctx ended the check, so that
+// errors.Is(err, context.DeadlineExceeded) holds after a timeout. A
+// connection deadline set from ctx's deadline may fire a moment before
+// ctx's own timer, so an I/O deadline error counts as the ctx deadline.
+func withCtxErr(ctx context.Context, err error) error {
+	ctxErr := ctx.Err()
+	if ctxErr == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			ctxErr = context.DeadlineExceeded
+		}
+	}
+	if ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("%w: %w", ctxErr, err)
+	}
+	return err
 }
 
 // clip shortens b to at most n bytes for an error message.

@@ -129,10 +129,7 @@ func (m *MySQL) Check(ctx context.Context) error {
 	ctx, cancel := withTimeout(ctx, m.cfg.Timeout, DefaultMySQLTimeout)
 	defer cancel()
 	if err := m.check(ctx); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-			err = fmt.Errorf("%w: %w", ctxErr, err)
-		}
-		return &Error{Kind: "mysql", Target: m.cfg.Address, Err: redact(err, m.cfg.Password)}
+		return &Error{Kind: "mysql", Target: m.cfg.Address, Err: redact(withCtxErr(ctx, err), m.cfg.Password)}
 	}
 	return nil
 }

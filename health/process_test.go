@@ -85,7 +85,7 @@ func TestProcessRealProc(t *testing.T) {
 	suffix := make([]byte, 4)
 	rand.Read(suffix)
 	for _, name := range []string{
-		"hs" + hex.EncodeToString(suffix),                   // fits in comm
+		"hs" + hex.EncodeToString(suffix),                  // fits in comm
 		"understudy-sleeper-" + hex.EncodeToString(suffix), // only argv[0] has it whole
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -138,11 +138,7 @@ func (t *TCP) exchange(ctx context.Context, conn net.Conn) error {
 	}
 }
 
-// fail wraps err, adding ctx's error when ctx ended the check so that
-// errors.Is(err, context.DeadlineExceeded) holds after a timeout.
+// fail wraps err as a check failure, with ctx's error when ctx ended it.
 func (t *TCP) fail(ctx context.Context, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		err = fmt.Errorf("%w: %w", ctxErr, err)
-	}
-	return &Error{Kind: "tcp", Target: t.cfg.Address, Err: err}
+	return &Error{Kind: "tcp", Target: t.cfg.Address, Err: withCtxErr(ctx, err)}
 }

@@ -204,7 +204,7 @@ func (s *Server) installDB(t testing.TB, installDB string) {
 			"--skip-test-db", "--skip-name-resolve"},
 	})
 	if err != nil {
-		t.Fatalf("mariadb harness: install-db: %v", err)
+		t.Fatalf("mariadb harness: install-db: %v\nerror log:\n%s", err, s.logTail())
 	}
 }
 
