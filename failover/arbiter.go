@@ -1,0 +1,821 @@
+package failover
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/understudy-ha/understudy/health"
+)
+
+// Defaults of [Config].
+const (
+	DefaultInterval      = 10 * time.Second
+	DefaultCheckTimeout  = 5 * time.Second
+	DefaultSwitchTimeout = 30 * time.Second
+	DefaultSwitchRetries = 3
+	DefaultSwitchBackoff = time.Second
+	DefaultNotifyTimeout = 10 * time.Second
+	DefaultEventHistory  = 50
+)
+
+// maxSwitchBackoff caps the doubling wait between two attempts of one
+// switcher (unless SwitchBackoff itself is longer).
+const maxSwitchBackoff = 30 * time.Second
+
+// abandonGrace is how long a check or notifier that outlived its timeout
+// is given to return its own error before the arbiter stops waiting for it.
+const abandonGrace = 100 * time.Millisecond
+
+// ErrInvalidConfig is wrapped by the errors of [Config.Validate].
+var ErrInvalidConfig = errors.New("failover: invalid config")
+
+// Check is one health check the arbiter runs every round.
+type Check struct {
+	// CheckSpec tells the Policy what the check judges (Name, Node, Role,
+	// FailAfter, RiseAfter).
+	CheckSpec
+	// Checker runs the check. Required.
+	Checker health.Checker
+	// Timeout bounds one run of the check (default: Config.CheckTimeout).
+	// It must be shorter than Config.Interval.
+	Timeout time.Duration
+}
+
+// Config configures an [Arbiter]. The zero value of each optional field
+// means its default.
+type Config struct {
+	// Policy holds the nodes and the decision rules. Leave Policy.Checks
+	// empty: New fills it from Checks.
+	Policy Policy
+	// Checks are run every round, concurrently.
+	Checks []Check
+	// Switchers carry out a switch, in order; each must succeed for the
+	// switch to be done. None at all is allowed (an arbiter that only
+	// watches and notifies).
+	Switchers []Switcher
+	// Notifiers are told about every event, after the round's state is
+	// persisted, so a slow mail server never delays a switch.
+	Notifiers []Notifier
+	// StatePath is the state file. Empty keeps the state in memory only,
+	// which loses counters and pending switches on restart.
+	StatePath string
+	// Interval is the time between two rounds in Run (default 10s).
+	Interval time.Duration
+	// CheckTimeout bounds each check that sets no Timeout of its own
+	// (default 5s). It must be shorter than Interval.
+	CheckTimeout time.Duration
+	// SwitchTimeout bounds each attempt of one switcher (default 30s).
+	SwitchTimeout time.Duration
+	// SwitchRetries is the number of attempts per switcher in a round
+	// (default 3).
+	SwitchRetries int
+	// SwitchBackoff is the wait after the first failed attempt (default
+	// 1s); it doubles after each further failure, up to 30s.
+	SwitchBackoff time.Duration
+	// NotifyTimeout bounds each call to a Notifier (default 10s).
+	NotifyTimeout time.Duration
+	// EventHistory is the number of events kept in the state for status
+	// (default 50).
+	EventHistory int
+	// Logger receives events at Info and failures at Warn (default:
+	// discard).
+	Logger *slog.Logger
+	// OnEvent, if set, is called with every event as it happens, from the
+	// goroutine running the round. It must not call back into the Arbiter.
+	OnEvent func(Event)
+}
+
+// withDefaults returns c with its zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.CheckTimeout == 0 {
+		c.CheckTimeout = DefaultCheckTimeout
+	}
+	if c.SwitchTimeout == 0 {
+		c.SwitchTimeout = DefaultSwitchTimeout
+	}
+	if c.SwitchRetries == 0 {
+		c.SwitchRetries = DefaultSwitchRetries
+	}
+	if c.SwitchBackoff == 0 {
+		c.SwitchBackoff = DefaultSwitchBackoff
+	}
+	if c.NotifyTimeout == 0 {
+		c.NotifyTimeout = DefaultNotifyTimeout
+	}
+	if c.EventHistory == 0 {
+		c.EventHistory = DefaultEventHistory
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Policy.Checks = make([]CheckSpec, len(c.Checks))
+	for i, ch := range c.Checks {
+		c.Policy.Checks[i] = ch.CheckSpec
+	}
+	return c
+}
+
+// Validate reports the first problem with the configuration, with
+// defaults applied. Errors wrap ErrInvalidConfig, or the Policy's own.
+func (c Config) Validate() error {
+	if len(c.Policy.Checks) > 0 {
+		return fmt.Errorf("%w: set Config.Checks, not Config.Policy.Checks (New fills it)", ErrInvalidConfig)
+	}
+	d := c.withDefaults()
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"interval", d.Interval}, {"check timeout", d.CheckTimeout}, {"switch timeout", d.SwitchTimeout},
+		{"switch backoff", d.SwitchBackoff}, {"notify timeout", d.NotifyTimeout},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("%w: negative %s %v", ErrInvalidConfig, f.name, f.v)
+		}
+	}
+	if d.SwitchRetries < 0 {
+		return fmt.Errorf("%w: negative switch retries %d", ErrInvalidConfig, d.SwitchRetries)
+	}
+	if d.EventHistory < 0 {
+		return fmt.Errorf("%w: negative event history %d", ErrInvalidConfig, d.EventHistory)
+	}
+	if d.CheckTimeout >= d.Interval {
+		return fmt.Errorf("%w: check timeout %v longer than interval %v", ErrInvalidConfig, d.CheckTimeout, d.Interval)
+	}
+	seen := make(map[string]bool, len(d.Checks))
+	for i, ch := range d.Checks {
+		switch {
+		case ch.Name == "":
+			return fmt.Errorf("%w: check %d has no name", ErrInvalidConfig, i)
+		case seen[ch.Name]:
+			return fmt.Errorf("%w: check %q defined twice", ErrInvalidConfig, ch.Name)
+		case ch.Checker == nil:
+			return fmt.Errorf("%w: check %q has no checker", ErrInvalidConfig, ch.Name)
+		case ch.Timeout < 0:
+			return fmt.Errorf("%w: check %q: negative timeout %v", ErrInvalidConfig, ch.Name, ch.Timeout)
+		case ch.Timeout >= d.Interval:
+			return fmt.Errorf("%w: check %q: timeout %v longer than interval %v", ErrInvalidConfig, ch.Name, ch.Timeout, d.Interval)
+		}
+		seen[ch.Name] = true
+	}
+	for i, s := range d.Switchers {
+		if s == nil {
+			return fmt.Errorf("%w: switcher %d is nil", ErrInvalidConfig, i)
+		}
+	}
+	for i, n := range d.Notifiers {
+		if n == nil {
+			return fmt.Errorf("%w: notifier %d is nil", ErrInvalidConfig, i)
+		}
+	}
+	if err := d.Policy.Validate(); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	return nil
+}
+
+// Arbiter runs the failover loop: every round it runs the checks, feeds
+// the results to the Policy, carries out the Policy's decision with the
+// switchers and tells the notifiers, persisting its state as it goes.
+//
+// A switch is written to the state file (as a [PendingSwitch]) before any
+// switcher runs, and removed once every switcher has succeeded. An intent
+// found on disk is carried out first thing in the next round, whether it
+// failed (it is retried every round) or the arbiter died while running it
+// (it is resumed, with EventSwitchResumed). An intent is never dropped
+// unfinished, because its switchers may have partly applied it: it is
+// completed, and the Policy then decides from there (a failback, if the
+// old node is preferred and healthy again). A new decision for another
+// target replaces it. Since switchers are idempotent, "kill the arbiter
+// between switch intended and switch done, restart it" ends with the switch
+// done exactly once.
+//
+// The methods of an Arbiter may be called from several goroutines; rounds
+// and manual switches are serialised. With a StatePath, they are also
+// serialised across processes by an flock on StatePath+".lock".
+type Arbiter struct {
+	cfg    Config
+	log    *slog.Logger
+	nodes  map[string]Node
+	layout []nodeInfo
+
+	// mu serialises rounds and manual switches within the process.
+	mu sync.Mutex
+	// mem is the state between rounds when there is no StatePath.
+	mem *stateFile
+
+	snapMu sync.Mutex
+	snap   *stateFile // a copy of the last state, for Snapshot
+}
+
+// New validates cfg and returns an Arbiter. It does no I/O: the state file
+// is read by the first round.
+func New(cfg Config) (*Arbiter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	a := &Arbiter{cfg: cfg, log: cfg.Logger, nodes: make(map[string]Node, len(cfg.Policy.Nodes))}
+	for _, n := range cfg.Policy.Nodes {
+		a.nodes[n.Name] = n
+		a.layout = append(a.layout, nodeInfo{Name: n.Name, Address: n.Address, Priority: n.Priority})
+	}
+	a.snap = a.fresh()
+	return a, nil
+}
+
+// fresh returns an empty state describing this arbiter's configuration.
+func (a *Arbiter) fresh() *stateFile {
+	return &stateFile{Version: stateVersion, Nodes: a.layout, Checks: a.cfg.Policy.Checks}
+}
+
+// now is the arbiter's clock: UTC and without a monotonic reading, so that
+// times compare equal after a trip through the state file.
+func now() time.Time { return time.Now().UTC().Round(0) }
+
+// CheckResult is the outcome of one run of one check.
+type CheckResult struct {
+	CheckSpec
+	// Err is nil when the check passed.
+	Err error
+	// Note qualifies a pass: a degraded service counts as up for the
+	// Policy, and its error text is kept here.
+	Note string
+	// Time is when the check started; Latency is how long it took.
+	Time    time.Time
+	Latency time.Duration
+}
+
+// RoundReport says what one round did.
+type RoundReport struct {
+	Time time.Time
+	// Reset is true when the state file was corrupt and was reset; no
+	// switch is made in such a round.
+	Reset bool
+	// Results are the check results, in configuration order.
+	Results []CheckResult
+	// Decision is the Policy's decision for the round.
+	Decision Decision
+	// Switched is true when a switch completed in this round (a resumed,
+	// retried or new one).
+	Switched bool
+	// SwitchErr is the error of a switch that failed in this round.
+	SwitchErr error
+	// Active is the active node at the end of the round.
+	Active string
+	// Events are the events of this round, in order. Repeats the arbiter
+	// suppressed are not included.
+	Events []Event
+}
+
+// SwitchError is the failure of one switcher after its retries.
+type SwitchError struct {
+	// Index is the switcher's position in Config.Switchers; Switcher is
+	// its Go type.
+	Index    int
+	Switcher string
+	// To is the node being switched to.
+	To  string
+	Err error
+}
+
+// Error names the switcher and the target.
+func (e *SwitchError) Error() string {
+	return fmt.Sprintf("failover: switcher %d (%s) to %s: %v", e.Index, e.Switcher, e.To, e.Err)
+}
+
+// Unwrap returns the switcher's last error.
+func (e *SwitchError) Unwrap() error { return e.Err }
+
+// Tick runs one round:
+//
+//  1. take the state lock (failing at once with ErrLocked if another
+//     arbiter holds it) and load the state; a corrupt file is moved aside
+//     to StatePath+".corrupt", EventStateReset is emitted and the round
+//     starts from an empty state, making no switch;
+//  2. carry out a pending switch (resumed after a crash, or retried after
+//     a failure);
+//  3. run every check concurrently, each with its timeout;
+//  4. step the Policy;
+//  5. if it decides a switch: persist the intent, emit
+//     EventSwitchIntended, run the switchers in order with retries, then
+//     complete the switch (EventSwitchDone) or keep the intent for the
+//     next round (EventSwitchFailed, once per intent);
+//  6. persist the state atomically;
+//  7. notify.
+//
+// A failed switch is reported in the RoundReport, not as an error: the
+// error is for a round that could not run (lock, state file, ctx done).
+// If ctx ends while the checks run, the round stops without counting their
+// failures.
+func (a *Arbiter) Tick(ctx context.Context) (RoundReport, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rep, err := a.tick(ctx)
+	a.notify(ctx, rep.Events)
+	return rep, err
+}
+
+func (a *Arbiter) tick(ctx context.Context) (rep RoundReport, err error) {
+	r, unlock, err := a.begin(ctx, false)
+	if err != nil {
+		return RoundReport{}, err
+	}
+	defer unlock()
+	rep = RoundReport{Time: r.now, Reset: r.reset}
+	// Named results: the deferred function completes the report on every
+	// return path.
+	defer func() {
+		rep.Events = r.events
+		rep.Active = r.sf.Policy.Active
+		a.keepSnapshot(r.sf)
+	}()
+
+	var tried *PendingSwitch
+	if p := r.sf.Pending; p != nil {
+		tried = p
+		var announce *Event
+		if p.Running {
+			announce = &Event{Kind: EventSwitchResumed, From: p.From, To: p.To,
+				Message: fmt.Sprintf("resuming the switch from %s to %s interrupted before it completed", orNone(p.From), p.To)}
+		}
+		if err := r.carryOut(ctx, announce, &rep); err != nil {
+			return rep, err
+		}
+	}
+
+	rep.Results = a.runChecks(ctx)
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("round: %w", err)
+	}
+	results := make(map[string]error, len(rep.Results))
+	for _, res := range rep.Results {
+		results[res.Name] = res.Err
+		r.sf.Records[res.Name] = CheckRecord{Time: res.Time, Latency: res.Latency, Err: errText(res.Err), Note: res.Note}
+	}
+	d := a.cfg.Policy.Step(&r.sf.Policy, Round{Time: r.now, Results: results})
+	rep.Decision = d
+	for _, e := range d.Events {
+		r.emit(e)
+	}
+	switch {
+	case !d.Switch:
+	case r.reset:
+		a.log.Info("switch deferred: the state was reset this round", "from", d.From, "to", d.To)
+	case tried != nil && r.sf.Pending == tried && tried.To == d.To:
+		// Already attempted this round; the intent stays for the next.
+	default:
+		r.intend(d)
+		if err := r.carryOut(ctx, r.intendedEvent(), &rep); err != nil {
+			return rep, err
+		}
+	}
+	r.sf.LastRound = r.now
+	if err := r.persist(); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// Switch moves the traffic to node to at an operator's request, through
+// the same intent, switchers, persistence and events as an automatic
+// switch. Unless force is set, the Policy refuses (an error wrapping
+// ErrUnsafe) a target that is not up, a switch while isolated and one
+// within the hold-down.
+//
+// Unlike Tick, Switch waits for the state lock until ctx is done. A
+// switcher failure is returned as a *SwitchError; the intent stays and the
+// next round retries it.
+func (a *Arbiter) Switch(ctx context.Context, to string, force bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var rep RoundReport
+	err := a.manual(ctx, to, force, &rep)
+	a.notify(ctx, rep.Events)
+	return err
+}
+
+func (a *Arbiter) manual(ctx context.Context, to string, force bool, rep *RoundReport) error {
+	r, unlock, err := a.begin(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	defer func() {
+		rep.Events = r.events
+		a.keepSnapshot(r.sf)
+	}()
+	d, err := a.cfg.Policy.Manual(&r.sf.Policy, r.now, to, force)
+	if err != nil {
+		if perr := r.persist(); perr != nil {
+			return perr
+		}
+		return fmt.Errorf("manual switch to %s: %w", to, err)
+	}
+	for _, e := range d.Events {
+		r.emit(e)
+	}
+	if d.Switch {
+		r.intend(d)
+		if err := r.carryOut(ctx, r.intendedEvent(), rep); err != nil {
+			return err
+		}
+	}
+	if err := r.persist(); err != nil {
+		return err
+	}
+	return rep.SwitchErr
+}
+
+// Run runs rounds until ctx is done: one at once, then one every
+// Interval. Rounds never overlap; one that runs longer than Interval is
+// followed at once by the next. A round that fails (lock held by a cron
+// tick, unwritable state file) is logged and the loop goes on. Run returns
+// nil when ctx is done.
+func (a *Arbiter) Run(ctx context.Context) error {
+	t := time.NewTicker(a.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := a.Tick(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("round failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// CheckAll runs every check once, concurrently, and returns the results
+// in configuration order. It touches neither the state nor the Policy's
+// counters (for `understudy check`).
+func (a *Arbiter) CheckAll(ctx context.Context) []CheckResult {
+	return a.runChecks(ctx)
+}
+
+// Snapshot returns the situation after the last round or manual switch
+// made through this Arbiter (before any: the configuration, all unknown).
+// To see rounds made by other processes, use [ReadSnapshot].
+func (a *Arbiter) Snapshot() Snapshot {
+	a.snapMu.Lock()
+	defer a.snapMu.Unlock()
+	return a.snap.snapshot()
+}
+
+func (a *Arbiter) keepSnapshot(sf *stateFile) {
+	c := sf.clone()
+	a.snapMu.Lock()
+	a.snap = c
+	a.snapMu.Unlock()
+}
+
+// round is the working state of one Tick or Switch.
+type round struct {
+	a      *Arbiter
+	sf     *stateFile
+	now    time.Time
+	reset  bool
+	events []Event
+}
+
+// begin takes the state lock (waiting for it if wait is set) and loads the
+// state. The returned unlock must be called when the round ends.
+func (a *Arbiter) begin(ctx context.Context, wait bool) (*round, func(), error) {
+	r := &round{a: a, now: now()}
+	if a.cfg.StatePath == "" {
+		if a.mem == nil {
+			a.mem = a.fresh()
+		}
+		r.sf = a.mem
+		r.prepare()
+		return r, func() {}, nil
+	}
+	unlock, err := lockState(ctx, a.cfg.StatePath, wait)
+	if err != nil {
+		return nil, nil, err
+	}
+	sf, err := loadState(a.cfg.StatePath)
+	var corrupt error
+	switch {
+	case errors.Is(err, errCorrupt):
+		if merr := moveAside(a.cfg.StatePath); merr != nil {
+			unlock()
+			return nil, nil, fmt.Errorf("%w (after: %w)", merr, err)
+		}
+		corrupt, r.reset = err, true
+	case err != nil:
+		unlock()
+		return nil, nil, err
+	}
+	if sf == nil {
+		sf = a.fresh()
+	}
+	r.sf = sf
+	r.prepare()
+	if corrupt != nil {
+		r.emit(Event{Kind: EventStateReset, Err: corrupt.Error(),
+			Message: "the state file was corrupt; moved aside to " + a.cfg.StatePath + ".corrupt, starting from an empty state"})
+	}
+	return r, unlock, nil
+}
+
+// prepare fits a loaded state to this arbiter's configuration.
+func (r *round) prepare() {
+	sf := r.sf
+	sf.Version = stateVersion
+	sf.Nodes, sf.Checks = r.a.layout, r.a.cfg.Policy.Checks
+	if sf.Records == nil {
+		sf.Records = make(map[string]CheckRecord)
+	}
+	configured := make(map[string]bool, len(sf.Checks))
+	for _, c := range sf.Checks {
+		configured[c.Name] = true
+	}
+	for name := range sf.Records {
+		if !configured[name] {
+			delete(sf.Records, name)
+		}
+	}
+	// A hand-edited or damaged file may hold nulls; the Policy need not
+	// guard against them.
+	maps.DeleteFunc(sf.Policy.Checks, func(_ string, v *CheckState) bool { return v == nil })
+	maps.DeleteFunc(sf.Policy.Nodes, func(_ string, v *NodeState) bool { return v == nil })
+}
+
+// persist writes the state (a no-op in memory).
+func (r *round) persist() error {
+	if r.a.cfg.StatePath == "" {
+		return nil
+	}
+	return saveState(r.a.cfg.StatePath, r.sf)
+}
+
+// intend records a new pending switch for decision d, replacing any other.
+func (r *round) intend(d Decision) {
+	r.sf.Pending = &PendingSwitch{ID: newID(), From: d.From, To: d.To, Reason: d.Reason, Time: r.now}
+}
+
+func (r *round) intendedEvent() *Event {
+	p := r.sf.Pending
+	return &Event{Kind: EventSwitchIntended, From: p.From, To: p.To,
+		Message: fmt.Sprintf("switching from %s to %s (%s)", orNone(p.From), p.To, p.Reason)}
+}
+
+// carryOut runs the switchers for the pending switch. The intent is on
+// disk, marked running, before the first switcher runs; announce, if not
+// nil, is recorded with it and delivered once it is written. A switcher
+// failure is put in rep and in the intent; the returned error is for a
+// round that cannot go on (state not written, ctx done).
+func (r *round) carryOut(ctx context.Context, announce *Event, rep *RoundReport) error {
+	a, p := r.a, r.sf.Pending
+	to, ok := a.nodes[p.To]
+	if !ok {
+		// The configuration changed since the intent was written; it can
+		// never complete, so it is dropped.
+		err := fmt.Errorf("pending switch to %s: %w", p.To, ErrUnknownNode)
+		r.sf.Pending = nil
+		rep.SwitchErr = err
+		r.emit(Event{Kind: EventSwitchFailed, From: p.From, To: p.To, Err: err.Error(),
+			Message: fmt.Sprintf("dropping the switch to %s: no such node in the configuration", p.To)})
+		return nil
+	}
+	p.Running = true
+	if announce != nil {
+		r.record(announce)
+	}
+	if err := r.persist(); err != nil {
+		return err
+	}
+	if announce != nil {
+		r.deliver(*announce)
+	}
+
+	serr := a.runSwitchers(ctx, to)
+	if err := ctx.Err(); err != nil {
+		// Stopped mid-switch: the intent stays on disk marked running and
+		// the next start resumes it.
+		return fmt.Errorf("switch to %s: %w", p.To, err)
+	}
+	p.Running = false
+	if serr != nil {
+		p.Failures++
+		p.LastErr = serr.Error()
+		rep.SwitchErr = serr
+		if p.Notified {
+			a.log.Warn("switch still failing", "from", p.From, "to", p.To, "failures", p.Failures, "error", serr)
+			return nil
+		}
+		p.Notified = true
+		r.emit(Event{Kind: EventSwitchFailed, From: p.From, To: p.To, Err: serr.Error(),
+			Message: fmt.Sprintf("switch from %s to %s failed; it will be retried every round", orNone(p.From), p.To)})
+		return nil
+	}
+	a.cfg.Policy.Complete(&r.sf.Policy, now(), p.To)
+	r.sf.Pending = nil
+	rep.Switched = true
+	done := Event{Kind: EventSwitchDone, From: p.From, To: p.To,
+		Message: fmt.Sprintf("switched from %s to %s", orNone(p.From), p.To)}
+	r.record(&done)
+	// Persist before telling anyone, so that a crash now does not announce
+	// the switch twice.
+	if err := r.persist(); err != nil {
+		return err
+	}
+	r.deliver(done)
+	return nil
+}
+
+// runSwitchers runs every switcher in order, each with its retries.
+func (a *Arbiter) runSwitchers(ctx context.Context, to Node) error {
+	for i, s := range a.cfg.Switchers {
+		if err := a.runSwitcher(ctx, s, to); err != nil {
+			return &SwitchError{Index: i, Switcher: fmt.Sprintf("%T", s), To: to.Name, Err: err}
+		}
+	}
+	return nil
+}
+
+// runSwitcher makes up to SwitchRetries attempts, each bounded by
+// SwitchTimeout, waiting SwitchBackoff (doubling) between them. Each
+// attempt is waited for, even past its timeout: switchers are never run
+// concurrently.
+func (a *Arbiter) runSwitcher(ctx context.Context, s Switcher, to Node) error {
+	backoff := a.cfg.SwitchBackoff
+	limit := max(maxSwitchBackoff, a.cfg.SwitchBackoff)
+	var timer *time.Timer
+	for attempt := 1; ; attempt++ {
+		sctx, cancel := context.WithTimeout(ctx, a.cfg.SwitchTimeout)
+		err := s.Switch(sctx, to)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if attempt >= a.cfg.SwitchRetries || ctx.Err() != nil {
+			return fmt.Errorf("attempt %d of %d: %w", attempt, a.cfg.SwitchRetries, err)
+		}
+		a.log.Debug("switcher attempt failed", "to", to.Name, "attempt", attempt, "error", err)
+		if timer == nil {
+			timer = time.NewTimer(backoff)
+			defer timer.Stop()
+		} else {
+			timer.Reset(backoff)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("attempt %d of %d: %w (stopped: %w)", attempt, a.cfg.SwitchRetries, err, ctx.Err())
+		case <-timer.C:
+		}
+		backoff = min(backoff*2, limit)
+	}
+}
+
+// runChecks runs every check concurrently and waits for all of them.
+func (a *Arbiter) runChecks(ctx context.Context) []CheckResult {
+	out := make([]CheckResult, len(a.cfg.Checks))
+	var wg sync.WaitGroup
+	for i, c := range a.cfg.Checks {
+		wg.Go(func() {
+			timeout := c.Timeout
+			if timeout == 0 {
+				timeout = a.cfg.CheckTimeout
+			}
+			res := CheckResult{CheckSpec: c.CheckSpec, Time: now()}
+			start := time.Now()
+			err := callBounded(ctx, timeout, c.Checker.Check)
+			res.Latency = time.Since(start)
+			if err != nil && isDegraded(err) {
+				res.Note, err = err.Error(), nil
+			}
+			if err != nil {
+				res.Err = fmt.Errorf("check %s: %w", c.Name, err)
+			}
+			a.log.Debug("check", "check", c.Name, "node", c.Node, "latency", res.Latency, "error", err)
+			out[i] = res
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// isDegraded reports whether err says the service answers but is
+// degraded, which counts as a pass.
+//
+// TODO(arbiter): use health.IsDegraded once the health package has it;
+// until then nothing is degraded.
+func isDegraded(err error) bool { return false }
+
+// callBounded calls f with a context bounded by timeout. If f has not
+// returned abandonGrace after the context ended, callBounded stops waiting
+// and returns the context's error: a check or notifier that ignores its
+// context must not stall the arbiter. (Its goroutine ends whenever f does.)
+func callBounded(ctx context.Context, timeout time.Duration, f func(context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f(cctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-cctx.Done():
+	}
+	grace := time.NewTimer(abandonGrace)
+	defer grace.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-grace.C:
+		return fmt.Errorf("abandoned after %v: %w", timeout, cctx.Err())
+	}
+}
+
+// emit records and delivers e.
+func (r *round) emit(e Event) {
+	r.record(&e)
+	r.deliver(e)
+}
+
+// record stamps e and adds it to the state's history and the round's
+// events.
+func (r *round) record(e *Event) {
+	if e.Time.IsZero() {
+		e.Time = now()
+	}
+	r.sf.Events = append(r.sf.Events, *e)
+	if n := len(r.sf.Events) - r.a.cfg.EventHistory; n > 0 {
+		r.sf.Events = append([]Event(nil), r.sf.Events[n:]...)
+	}
+	r.events = append(r.events, *e)
+}
+
+// deliver logs e and calls OnEvent. Notifiers are called when the round
+// ends.
+func (r *round) deliver(e Event) {
+	attrs := []any{"kind", string(e.Kind)}
+	for _, kv := range [][2]string{{"node", e.Node}, {"check", e.Check}, {"from", e.From}, {"to", e.To}, {"error", e.Err}} {
+		if kv[1] != "" {
+			attrs = append(attrs, kv[0], kv[1])
+		}
+	}
+	if e.Fails != 0 {
+		attrs = append(attrs, "fails", e.Fails)
+	}
+	attrs = append(attrs, "message", e.Message)
+	r.a.log.Info("event", attrs...)
+	if r.a.cfg.OnEvent != nil {
+		r.a.cfg.OnEvent(e)
+	}
+}
+
+// notify sends each event to every notifier: the notifiers of one event
+// concurrently, the events in order. Notifications outlive a cancelled ctx
+// (bounded by NotifyTimeout): what happened is still told on shutdown. A
+// notifier's failure is logged and does not stop the others.
+func (a *Arbiter) notify(ctx context.Context, events []Event) {
+	if len(a.cfg.Notifiers) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	for _, e := range events {
+		var wg sync.WaitGroup
+		for i, n := range a.cfg.Notifiers {
+			wg.Go(func() {
+				err := callBounded(ctx, a.cfg.NotifyTimeout, func(ctx context.Context) error { return n.Notify(ctx, e) })
+				if err != nil {
+					a.log.Warn("notify failed", "notifier", i, "kind", string(e.Kind), "error", err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
+
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func orNone(node string) string {
+	if node == "" {
+		return "(none)"
+	}
+	return node
+}
