@@ -84,6 +84,13 @@ type Server struct {
 	// PID is mariadbd's process id.
 	PID int
 
+	mariadbd string
+	mu       sync.Mutex // guards proc across Restart
+	proc     *process
+}
+
+// process is one run of mariadbd; Restart makes a new one.
+type process struct {
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when cmd.Wait returned
 	stopOnce sync.Once
@@ -218,17 +225,21 @@ func (s *Server) start(t testing.TB, mariadbd string) error {
 		return err
 	}
 	defer out.Close()
-	s.cmd = exec.Command(mariadbd, "--defaults-file="+s.CnfPath)
-	s.cmd.Stdout, s.cmd.Stderr = out, out
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(mariadbd, "--defaults-file="+s.CnfPath)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start mariadbd: %w", err)
 	}
-	s.PID = s.cmd.Process.Pid
-	s.exited = make(chan struct{})
+	exited := make(chan struct{})
 	go func() {
-		s.cmd.Wait()
-		close(s.exited)
+		cmd.Wait()
+		close(exited)
 	}()
+	s.mu.Lock()
+	s.mariadbd = mariadbd
+	s.proc = &process{cmd: cmd, exited: exited}
+	s.PID = cmd.Process.Pid
+	s.mu.Unlock()
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
 			t.Errorf("mariadb harness: %v", err)
@@ -246,12 +257,12 @@ func (s *Server) start(t testing.TB, mariadbd string) error {
 			return nil
 		}
 		select {
-		case <-s.exited:
+		case <-exited:
 			log := s.logTail()
 			if strings.Contains(log, "Bind on TCP/IP port") || strings.Contains(log, "Address already in use") {
 				return fmt.Errorf("mariadbd on %s: %w", s.Addr, errBind)
 			}
-			return fmt.Errorf("mariadbd on %s exited before answering (%v); log:\n%s", s.Addr, s.cmd.ProcessState, log)
+			return fmt.Errorf("mariadbd on %s exited before answering (%v); log:\n%s", s.Addr, cmd.ProcessState, log)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -278,29 +289,51 @@ func (s *Server) Stop(t testing.TB) {
 }
 
 func (s *Server) stop() error {
-	s.stopOnce.Do(func() {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	p.stopOnce.Do(func() {
 		select {
-		case <-s.exited:
+		case <-p.exited:
 			return
 		default:
 		}
-		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			s.stopErr = fmt.Errorf("SIGTERM mariadbd pid %d: %w", s.PID, err)
+		pid := p.cmd.Process.Pid
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			p.stopErr = fmt.Errorf("SIGTERM mariadbd pid %d: %w", pid, err)
 			return
 		}
 		select {
-		case <-s.exited:
+		case <-p.exited:
 		case <-time.After(StopTimeout):
-			s.cmd.Process.Kill()
-			<-s.exited
-			s.stopErr = fmt.Errorf("mariadbd pid %d ignored SIGTERM for %v; killed", s.PID, StopTimeout)
+			p.cmd.Process.Kill()
+			<-p.exited
+			p.stopErr = fmt.Errorf("mariadbd pid %d ignored SIGTERM for %v; killed", pid, StopTimeout)
 		}
 	})
-	return s.stopErr
+	return p.stopErr
 }
 
-// Exited is closed once the mariadbd process has exited.
-func (s *Server) Exited() <-chan struct{} { return s.exited }
+// Restart starts mariadbd again on the same datadir and port after Stop
+// (for tests that take a server down and bring it back), and waits until
+// it answers.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop(t)
+	s.mu.Lock()
+	mariadbd := s.mariadbd
+	s.mu.Unlock()
+	if err := s.start(t, mariadbd); err != nil {
+		t.Fatalf("mariadb harness: restart: %v", err)
+	}
+}
+
+// Exited is closed once the current mariadbd process has exited.
+func (s *Server) Exited() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc.exited
+}
 
 // RootConfig returns a driver configuration for root over TCP (no
 // password). Callers may change the copy they get.

@@ -55,3 +55,35 @@ func TestStartTwo(t *testing.T) {
 		assert.Equal(t, want+1, id, "server %s", s.Addr)
 	}
 }
+
+func TestStartPair(t *testing.T) {
+	p := mariadb.StartPair(t)
+	p.A.Exec(t, "CREATE DATABASE lab; CREATE TABLE lab.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO lab.t VALUES (1,'a')")
+	p.B.Exec(t, "INSERT INTO lab.t VALUES (2,'b')")
+	// Each side sees the other's row once replication has applied it.
+	for _, s := range []*mariadb.Server{p.A, p.B} {
+		db := s.DB(t)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var n int
+			err := db.QueryRow("SELECT COUNT(*) FROM lab.t").Scan(&n)
+			if err == nil && n == 2 {
+				break
+			}
+			require.False(t, time.Now().After(deadline), "%s sees %d rows (%v)", s.Addr, n, err)
+			<-time.After(10 * time.Millisecond) // poll interval
+		}
+	}
+	var domain int
+	require.NoError(t, p.B.DB(t).QueryRow("SELECT @@gtid_domain_id").Scan(&domain))
+	assert.Equal(t, 2, domain)
+}
+
+func TestRestart(t *testing.T) {
+	s := mariadb.Start(t)
+	s.Exec(t, "CREATE DATABASE r")
+	first := s.PID
+	s.Restart(t)
+	assert.NotEqual(t, first, s.PID)
+	s.Exec(t, "CREATE TABLE r.t (id INT)") // the datadir survived
+}
