@@ -44,7 +44,10 @@ type Check struct {
 	// Checker runs the check. Required.
 	Checker health.Checker
 	// Timeout bounds one run of the check (default: Config.CheckTimeout).
-	// It must be shorter than Config.Interval.
+	// It must be shorter than Config.Interval. A checker that ignores its
+	// context and is still running 100ms after the timeout is abandoned:
+	// the round goes on and counts a failure wrapping
+	// context.DeadlineExceeded.
 	Timeout time.Duration
 }
 
@@ -246,7 +249,8 @@ func now() time.Time { return time.Now().UTC().Round(0) }
 // CheckResult is the outcome of one run of one check.
 type CheckResult struct {
 	CheckSpec
-	// Err is nil when the check passed.
+	// Err is nil when the check passed; otherwise the checker's error as
+	// it returned it.
 	Err error
 	// Note qualifies a pass: a degraded service counts as up for the
 	// Policy, and its error text is kept here.
@@ -694,12 +698,12 @@ func (a *Arbiter) runChecks(ctx context.Context) []CheckResult {
 			start := time.Now()
 			err := callBounded(ctx, timeout, c.Checker.Check)
 			res.Latency = time.Since(start)
-			if err != nil && isDegraded(err) {
+			if err != nil && health.IsDegraded(err) {
 				res.Note, err = err.Error(), nil
 			}
-			if err != nil {
-				res.Err = fmt.Errorf("check %s: %w", c.Name, err)
-			}
+			// Not wrapped: the result carries the check's name, and the
+			// Policy keeps this text as the check's last error.
+			res.Err = err
 			a.log.Debug("check", "check", c.Name, "node", c.Node, "latency", res.Latency, "error", err)
 			out[i] = res
 		})
@@ -707,13 +711,6 @@ func (a *Arbiter) runChecks(ctx context.Context) []CheckResult {
 	wg.Wait()
 	return out
 }
-
-// isDegraded reports whether err says the service answers but is
-// degraded, which counts as a pass.
-//
-// TODO(arbiter): use health.IsDegraded once the health package has it;
-// until then nothing is degraded.
-func isDegraded(err error) bool { return false }
 
 // callBounded calls f with a context bounded by timeout. If f has not
 // returned abandonGrace after the context ended, callBounded stops waiting

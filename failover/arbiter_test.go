@@ -304,6 +304,28 @@ func TestCheckTimeout(t *testing.T) {
 	}
 }
 
+func TestDegradedCountsAsUpWithANote(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig("")
+		a := r.arbiter(t)
+		converge(t, a)
+		r.primary.Fail(fmt.Errorf("mysql check 127.0.0.1:3306: %w: too many connections", health.ErrDegraded))
+		var rep failover.RoundReport
+		for range 4 {
+			rep = tick(t, a)
+		}
+		assert.NoError(t, rep.Results[0].Err, "degraded is alive")
+		assert.Contains(t, rep.Results[0].Note, "too many connections")
+		assert.Empty(t, rep.Events, "no warning, no failover")
+		snap := a.Snapshot()
+		assert.Equal(t, "primary", snap.Active)
+		assert.Zero(t, snap.Checks[0].Fails)
+		assert.Equal(t, failover.StatusUp, snap.Checks[0].Status)
+		assert.Contains(t, snap.Checks[0].Last.Note, "too many connections")
+		assert.Empty(t, snap.Checks[0].Last.Err)
+	})
+}
+
 func TestTickCancelledDuringChecksCountsNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig("")
@@ -466,7 +488,8 @@ func TestCheckAllLeavesStateAlone(t *testing.T) {
 		res := a.CheckAll(t.Context())
 		require.Len(t, res, 2)
 		assert.ErrorIs(t, res[0].Err, failovertest.ErrInjected)
-		assert.ErrorContains(t, res[0].Err, "primary-http", "the error names the check")
+		assert.Equal(t, "primary-http", res[0].Name)
+		assert.Equal(t, "primary", res[0].Node)
 		assert.NoError(t, res[1].Err)
 		snap := a.Snapshot()
 		assert.True(t, snap.LastRound.IsZero())

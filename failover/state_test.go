@@ -294,3 +294,20 @@ func FuzzReadSnapshot(f *testing.F) {
 		assert.NotNil(t, snap.Events)
 	})
 }
+
+func TestPendingSwitchToRemovedNodeIsDropped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	data := []byte(`{"version":1,"policy":{"active":"primary"},"pending":{"id":"x","from":"primary","to":"gone","running":true}}`)
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	r := newRig(path)
+	rep := tick(t, r.arbiter(t))
+	assert.ErrorIs(t, rep.SwitchErr, failover.ErrUnknownNode)
+	require.NotEmpty(t, rep.Events)
+	assert.Equal(t, failover.EventSwitchFailed, rep.Events[0].Kind)
+	assert.Equal(t, "gone", rep.Events[0].To)
+	assert.Empty(t, r.sw.Calls(), "no switcher is asked to switch to a node it does not know")
+	snap, err := failover.ReadSnapshot(path)
+	require.NoError(t, err)
+	assert.Nil(t, snap.Pending)
+	assert.Equal(t, "primary", snap.Active)
+}
