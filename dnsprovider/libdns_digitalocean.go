@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -25,6 +26,11 @@ import (
 //     looks the RRset up, edits records whose data stays (for the TTL),
 //     creates the new ones, and only then deletes the old ones, so the
 //     name is never without a record;
+//   - its listing drops the priority of MX and SRV records (and their
+//     weight and port), so their data does not parse; GetRecords here
+//     lists through godo itself and keeps them (writing MX or SRV
+//     records still goes through libdns/digitalocean and loses them:
+//     use it for A, AAAA, TXT, CNAME);
 //   - its DeleteRecords needs IDs too; here records are matched as libdns
 //     documents (empty Type, TTL or Data match anything) and missing
 //     ones are ignored.
@@ -38,6 +44,7 @@ import (
 type DigitalOcean struct {
 	mu sync.Mutex
 	p  *digitalocean.Provider
+	gc *godo.Client
 }
 
 var (
@@ -84,7 +91,7 @@ func NewDigitalOcean(token string, client *http.Client) (*DigitalOcean, error) {
 	if err := setGodoClient(p, gc); err != nil {
 		return nil, err
 	}
-	return &DigitalOcean{p: p}, nil
+	return &DigitalOcean{p: p, gc: gc}, nil
 }
 
 // setGodoClient puts gc into the provider's unexported client field,
@@ -121,13 +128,41 @@ func doErr(op string, err error) error {
 	return fmt.Errorf("digitalocean: %s: %w", op, err)
 }
 
-// raw lists the zone with DigitalOcean's IDs.
+// raw lists the zone, every page, with DigitalOcean's IDs. It calls
+// godo itself rather than libdns/digitalocean, whose listing drops the
+// priority, weight and port of MX and SRV records (their data would not
+// parse); the pagination is the same (follow links.pages.next).
 func (d *DigitalOcean) raw(ctx context.Context, zone string) ([]libdns.Record, error) {
-	recs, err := d.p.GetRecords(ctx, zone)
-	if err != nil {
-		return nil, doErr("get records in "+zone, err)
+	domain := strings.TrimSuffix(zone, ".")
+	opt := &godo.ListOptions{PerPage: 20}
+	var out []libdns.Record
+	for {
+		recs, resp, err := d.gc.Domains.Records(ctx, domain, opt)
+		if err != nil {
+			return nil, doErr("get records in "+zone, err)
+		}
+		for _, r := range recs {
+			data := r.Data
+			switch r.Type {
+			case "MX":
+				data = fmt.Sprintf("%d %s", r.Priority, r.Data)
+			case "SRV":
+				data = fmt.Sprintf("%d %d %d %s", r.Priority, r.Weight, r.Port, r.Data)
+			}
+			out = append(out, digitalocean.DNS{
+				Record: libdns.RR{Name: r.Name, Type: r.Type, Data: data, TTL: time.Duration(r.TTL) * time.Second},
+				ID:     strconv.Itoa(r.ID),
+			})
+		}
+		if resp.Links == nil || resp.Links.IsLastPage() {
+			return out, nil
+		}
+		page, err := resp.Links.CurrentPage()
+		if err != nil {
+			return nil, fmt.Errorf("digitalocean: get records in %s: pagination: %w", zone, err)
+		}
+		opt.Page = page + 1
 	}
-	return recs, nil
 }
 
 // GetRecords returns every record of the zone (every page), as libdns's
