@@ -1,0 +1,154 @@
+package replicate
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Duplicate-key messages: the key value and name ("for key 'PRIMARY'";
+// MySQL 8 writes 't.PRIMARY'), the table of a row event ("on table
+// lab.t;"), and the default database and INSERT of a statement event.
+var (
+	dupEntryRe  = regexp.MustCompile(`Duplicate entry '(.*)' for key '([^']+)'`)
+	rowTableRe  = regexp.MustCompile(`on table ([^\s;.]+)\.([^\s;]+);`)
+	defaultDBRe = regexp.MustCompile(`Default database: '([^']*)'`)
+	insertRe    = regexp.MustCompile("(?is)Query: '\\s*(?:INSERT|REPLACE)\\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\\s+)*(?:INTO\\s+)?(`[^`]+`|\\w+)(?:\\.(`[^`]+`|\\w+))?")
+)
+
+// DuplicateKey is what a 1062 message says about the conflict.
+type DuplicateKey struct {
+	Schema, Table string
+	// Key is the index name ("PRIMARY").
+	Key string
+	// Value is the duplicate value as printed: key parts joined with '-'.
+	Value string
+}
+
+// ParseDuplicateKey reads the table, key and value from a 1062
+// replication error, row-based ("Could not execute Write_rows_v1 event on
+// table lab.t; Duplicate entry '10' for key 'PRIMARY'…") or
+// statement-based ("Error 'Duplicate entry '56-724' for key 'PRIMARY'' on
+// query. Default database: 'frenchy'. Query: 'INSERT INTO …'"). ok is
+// false when the message does not say all of it.
+func ParseDuplicateKey(msg string) (DuplicateKey, bool) {
+	m := dupEntryRe.FindStringSubmatch(msg)
+	if m == nil {
+		return DuplicateKey{}, false
+	}
+	dk := DuplicateKey{Value: m[1], Key: m[2]}
+	if i := strings.LastIndexByte(dk.Key, '.'); i >= 0 {
+		dk.Key = dk.Key[i+1:]
+	}
+	if t := rowTableRe.FindStringSubmatch(msg); t != nil {
+		dk.Schema, dk.Table = t[1], t[2]
+		return dk, true
+	}
+	q := insertRe.FindStringSubmatch(msg)
+	if q == nil {
+		return DuplicateKey{}, false
+	}
+	unquote := func(s string) string { return strings.Trim(s, "`") }
+	if q[2] != "" {
+		dk.Schema, dk.Table = unquote(q[1]), unquote(q[2])
+	} else if d := defaultDBRe.FindStringSubmatch(msg); d != nil && d[1] != "" {
+		dk.Schema, dk.Table = d[1], unquote(q[1])
+	} else {
+		return DuplicateKey{}, false
+	}
+	return dk, true
+}
+
+// replaceRow deletes, unlogged, the replica's row that holds the
+// duplicate key, and starts the SQL thread, which applies the source's
+// row.
+func (r *Repairer) replaceRow(ctx context.Context, rep *RepairReport) error {
+	rm := r.cfg.Replica
+	dk, ok := ParseDuplicateKey(rep.Before.SQLError.Message)
+	if !ok {
+		return fmt.Errorf("replicate: %s: replace-row: %w: cannot read table and key from %q", rm.Name(), ErrCannotRepair, rep.Before.SQLError.Message)
+	}
+	t := tableName{dk.Schema, dk.Table}
+	rows, err := rm.db.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? ORDER BY SEQ_IN_INDEX`, dk.Schema, dk.Table, dk.Key)
+	if err != nil {
+		return rm.wrap("key columns of "+t.String(), err)
+	}
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return rm.wrap("key columns of "+t.String(), err)
+		}
+		cols = append(cols, c)
+	}
+	rows.Close()
+	if len(cols) == 0 {
+		return fmt.Errorf("replicate: %s: replace-row: %w: no key %q on %s", rm.Name(), ErrCannotRepair, dk.Key, t)
+	}
+	vals := []string{dk.Value}
+	if len(cols) > 1 {
+		vals = strings.Split(dk.Value, "-")
+		if len(vals) != len(cols) {
+			return fmt.Errorf("replicate: %s: replace-row: %w: value %q of key %s (%d columns) is ambiguous", rm.Name(), ErrCannotRepair, dk.Value, dk.Key, len(cols))
+		}
+	}
+	var conds []string
+	args := make([]any, len(vals))
+	for i, c := range cols {
+		conds = append(conds, quoteIdent(c)+" = ?")
+		args[i] = vals[i]
+	}
+	where := strings.Join(conds, " AND ")
+
+	// One connection: sql_log_bin is a session variable.
+	conn, err := rm.db.Conn(ctx)
+	if err != nil {
+		return rm.wrap("connect", err)
+	}
+	defer conn.Close()
+	found, err := queryMaps(ctx, conn, "SELECT * FROM "+t.quoted()+" WHERE "+where, args...)
+	if err != nil {
+		return rm.wrap("read the conflicting row of "+t.String(), err)
+	}
+	if len(found) != 1 {
+		return fmt.Errorf("replicate: %s: replace-row: %w: %d rows of %s have %s = %q (value truncated in the message?)", rm.Name(), ErrCannotRepair, len(found), t, dk.Key, dk.Value)
+	}
+	rep.Removed = map[string]string{}
+	for k, v := range found[0] {
+		if v.Valid {
+			rep.Removed[k] = v.String
+		} else {
+			rep.Removed[k] = "NULL"
+		}
+	}
+	del := fmt.Sprintf("DELETE FROM %s WHERE %s LIMIT 1", t.quoted(), where)
+	for _, s := range []struct {
+		sql  string
+		args []any
+		show string
+	}{
+		{"SET SESSION sql_log_bin = 0", nil, ""},
+		{del, args, fmt.Sprintf("%s -- %s = %q", del, dk.Key, dk.Value)},
+		{"SET SESSION sql_log_bin = 1", nil, ""},
+	} {
+		show := s.show
+		if show == "" {
+			show = s.sql
+		}
+		rep.Statements = append(rep.Statements, show)
+		res, err := conn.ExecContext(ctx, s.sql, s.args...)
+		if err != nil {
+			return rm.wrap(s.sql, err)
+		}
+		if s.sql == del {
+			if n, _ := res.RowsAffected(); n != 1 {
+				return fmt.Errorf("replicate: %s: replace-row: deleted %d rows, want 1", rm.Name(), n)
+			}
+		}
+	}
+	return r.exec(ctx, rep, r.stmt("START", rep.Before.Vars))
+}
+
