@@ -131,4 +131,3 @@ func TestRepairRefusals(t *testing.T) {
 		assert.Equal(t, StrategyReport, s)
 	})
 }
-

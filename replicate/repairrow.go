@@ -29,7 +29,7 @@ type DuplicateKey struct {
 // ParseDuplicateKey reads the table, key and value from a 1062
 // replication error, row-based ("Could not execute Write_rows_v1 event on
 // table lab.t; Duplicate entry '10' for key 'PRIMARY'…") or
-// statement-based ("Error 'Duplicate entry '56-724' for key 'PRIMARY'' on
+// statement-based ("Error 'Duplicate entry '56-724' for key 'PRIMARY” on
 // query. Default database: 'frenchy'. Query: 'INSERT INTO …'"). ok is
 // false when the message does not say all of it.
 func ParseDuplicateKey(msg string) (DuplicateKey, bool) {
@@ -151,4 +151,3 @@ func (r *Repairer) replaceRow(ctx context.Context, rep *RepairReport) error {
 	}
 	return r.exec(ctx, rep, r.stmt("START", rep.Before.Vars))
 }
-

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -83,14 +82,4 @@ func replaceDomain(pos, gtid string) string {
 		out = append(out, gtid)
 	}
 	return strings.Join(out, ",")
-}
-
-// gtidSeq returns the sequence number of a GTID, for messages and tests.
-func gtidSeq(gtid string) int64 {
-	m := gtidRe.FindStringSubmatch(gtid)
-	if m == nil {
-		return -1
-	}
-	n, _ := strconv.ParseInt(m[3], 10, 64)
-	return n
 }
