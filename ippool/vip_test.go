@@ -257,3 +257,5 @@ func TestPermissionErrorsNameCapability(t *testing.T) {
 		})
 	}
 }
+
+func newLab(t *testing.T) *netns.Lab { return netns.New(t, netns.Options{}) }
