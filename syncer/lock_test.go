@@ -19,6 +19,9 @@ import (
 const lockHelperEnv = "SYNCER_TEST_HOLD_LOCK"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(inotifyHelperEnv) != "" && len(os.Args) > 1 && filepath.Ext(os.Args[len(os.Args)-1]) == ".lua" {
+		inotifyHelper()
+	}
 	if path := os.Getenv(lockHelperEnv); path != "" {
 		l := &syncer.Lock{Path: path}
 		if _, err := l.TryLock(); err != nil {
