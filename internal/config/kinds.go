@@ -166,6 +166,7 @@ type Switcher struct {
 	RFC2136  *RFC2136Switcher  `yaml:"-"`
 	ZoneFile *ZoneFileSwitcher `yaml:"-"`
 	Exec     *ExecSwitcher     `yaml:"-"`
+	Libdns   *LibdnsSwitcher   `yaml:"-"`
 }
 
 // RFC2136Switcher updates a record by DNS UPDATE, signed with TSIG when
@@ -207,7 +208,7 @@ type ExecSwitcher struct {
 	Command []string `yaml:"command" cfg:"required,argv"`
 }
 
-var switcherKinds = []string{"rfc2136", "zonefile", "exec"}
+var switcherKinds = []string{"rfc2136", "zonefile", "exec", "libdns"}
 
 func (s *Switcher) noun() string    { return "switcher" }
 func (s *Switcher) kinds() []string { return switcherKinds }
@@ -222,6 +223,9 @@ func (s *Switcher) variant(kind string) any {
 	case "exec":
 		s.Exec = &ExecSwitcher{}
 		return s.Exec
+	case "libdns":
+		s.Libdns = &LibdnsSwitcher{}
+		return s.Libdns
 	}
 	return nil
 }

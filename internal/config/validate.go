@@ -168,6 +168,8 @@ func (d *decoder) validateSwitcher(s *Switcher, path string) {
 		}
 	case s.ZoneFile != nil:
 		ttl = s.ZoneFile.TTL
+	case s.Libdns != nil:
+		ttl = s.Libdns.TTL
 	}
 	if d.valid(path + ".ttl") {
 		if ttl < time.Second || ttl%time.Second != 0 || ttl > 1<<31*time.Second {
