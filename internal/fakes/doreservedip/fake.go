@@ -68,6 +68,7 @@ type Server struct {
 	// ErrorActions makes assign actions end "errored" instead.
 	ErrorActions bool
 
+	ts       *httptest.Server
 	mu       sync.Mutex
 	ips      map[string]int // ip → droplet ID (0: unassigned)
 	droplets map[int]bool
@@ -79,12 +80,21 @@ type Server struct {
 
 // New starts a fake accepting token; it is closed by t.Cleanup.
 func New(t testing.TB, token string) *Server {
-	s := &Server{Token: token, ips: map[string]int{}, droplets: map[int]bool{}, actions: map[int]*action{}, nextID: 1000}
-	ts := httptest.NewServer(http.HandlerFunc(s.serveAPI))
-	t.Cleanup(ts.Close)
-	s.URL = ts.URL + "/"
+	s := Start(token)
+	t.Cleanup(s.Close)
 	return s
 }
+
+// Start starts a fake accepting token; the caller closes it.
+func Start(token string) *Server {
+	s := &Server{Token: token, ips: map[string]int{}, droplets: map[int]bool{}, actions: map[int]*action{}, nextID: 1000}
+	s.ts = httptest.NewServer(http.HandlerFunc(s.serveAPI))
+	s.URL = s.ts.URL + "/"
+	return s
+}
+
+// Close stops the fake.
+func (s *Server) Close() { s.ts.Close() }
 
 // AddDroplet makes droplet ids known.
 func (s *Server) AddDroplet(ids ...int) {
