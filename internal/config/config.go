@@ -68,6 +68,8 @@ type Config struct {
 	Notify []Notifier `yaml:"notify"`
 	// HTTP is the optional status endpoint.
 	HTTP HTTP `yaml:"http"`
+	// Syncs keep directories in step with the peer (see [Sync]).
+	Syncs []Sync `yaml:"syncs"`
 	// DDNS is the optional dynamic DNS updater (see libdns.go).
 	DDNS DDNS `yaml:"ddns"`
 	// Warnings are problems that do not stop the configuration from

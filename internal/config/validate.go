@@ -35,6 +35,7 @@ func (d *decoder) validate(c *Config) {
 	}
 
 	d.validatePolicy(&c.Policy)
+	d.validateSyncs(c.Syncs)
 	d.positive("switch.timeout", c.Switch.Timeout)
 	if d.valid("switch.retries") && c.Switch.Retries < 1 {
 		d.errorf(d.at("switch.retries"), "switch.retries", "must be at least 1 (it counts attempts)")
@@ -216,6 +217,7 @@ func (d *decoder) defaults(c *Config) {
 		c.Switch.Retries = DefaultSwitchRetries
 	}
 	c.Switch.Backoff = or(c.Switch.Backoff, DefaultSwitchBackoff)
+	syncDefaults(c.Syncs)
 
 	for i := range c.Nodes {
 		n := &c.Nodes[i]
