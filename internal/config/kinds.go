@@ -167,6 +167,10 @@ type Switcher struct {
 	ZoneFile *ZoneFileSwitcher `yaml:"-"`
 	Exec     *ExecSwitcher     `yaml:"-"`
 	Libdns   *LibdnsSwitcher   `yaml:"-"`
+	// Floating addresses (ippool.go).
+	DOReservedIP *DOReservedIPSwitcher `yaml:"-"`
+	VIP          *VIP                  `yaml:"-"`
+	Group        *GroupSwitcher        `yaml:"-"`
 }
 
 // RFC2136Switcher updates a record by DNS UPDATE, signed with TSIG when
@@ -208,7 +212,7 @@ type ExecSwitcher struct {
 	Command []string `yaml:"command" cfg:"required,argv"`
 }
 
-var switcherKinds = []string{"rfc2136", "zonefile", "exec", "libdns"}
+var switcherKinds = []string{"rfc2136", "zonefile", "exec", "libdns", "do_reserved_ip", "vip", "group"}
 
 func (s *Switcher) noun() string    { return "switcher" }
 func (s *Switcher) kinds() []string { return switcherKinds }
@@ -227,7 +231,7 @@ func (s *Switcher) variant(kind string) any {
 		s.Libdns = &LibdnsSwitcher{}
 		return s.Libdns
 	}
-	return nil
+	return s.ippoolVariant(kind)
 }
 
 // Notifier tells someone about events. Exactly one of the kind-specific
