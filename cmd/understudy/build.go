@@ -65,6 +65,7 @@ var (
 		"rfc2136":  buildRFC2136,
 		"zonefile": buildZoneFile,
 		"exec":     buildExecSwitcher,
+		"libdns":   buildLibdns,
 	}
 	notifierBuilders = map[string]func(config.Notifier, deps) (failover.Notifier, error){
 		"mail":    buildMail,

@@ -60,4 +60,6 @@ type DDNS struct {
 }
 
 // IsSet reports whether a ddns section was given.
-func (d DDNS) IsSet() bool { return d.Record.Type != "" || d.SourceURL != "" || d.SourceInterface != "" }
+func (d DDNS) IsSet() bool {
+	return d.Record.Type != "" || d.SourceURL != "" || d.SourceInterface != ""
+}
