@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/understudy-ha/understudy/health"
+	"github.com/understudy-ha/understudy/internal/config"
+	"github.com/understudy-ha/understudy/syncer"
+)
+
+func init() {
+	extraCommands = append(extraCommands, command{
+		name:        "sync",
+		summary:     "run the configured syncs now, with progress: sync [-dry-run] [NAME]",
+		needsConfig: true,
+		run:         cmdSync,
+	})
+}
+
+// cmdSync runs one sync (or all, in file order) once and prints what it
+// did. On a terminal rsync's progress is a bar; otherwise a plain line at
+// each tenth. lsyncd entries run as one rsync with the same settings.
+func cmdSync(e *env, args []string) int {
+	fs := newFlags(e, "sync", "[NAME]")
+	dryRun := fs.Bool("dry-run", false, "show what rsync would change, change nothing")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	syncs := e.app.cfg.Syncs
+	if fs.NArg() > 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	if name := fs.Arg(0); name != "" {
+		i := -1
+		for j, s := range syncs {
+			if s.Name == name {
+				i = j
+			}
+		}
+		if i < 0 {
+			fmt.Fprintf(e.stderr, "understudy: no sync named %q in %s\n", name, e.configPath)
+			return exitUsage
+		}
+		syncs = syncs[i : i+1]
+	}
+	if len(syncs) == 0 {
+		fmt.Fprintf(e.stderr, "understudy: %s has no syncs\n", e.configPath)
+		return exitUsage
+	}
+	code := exitOK
+	for _, s := range syncs {
+		bar := newProgressBar(e.stdout, s.Name)
+		sy, err := buildSync(s, e.app.log, bar.update, *dryRun)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "%s: %v\n", s.Pos, err)
+			return exitUsage
+		}
+		rep, err := sy.Sync(e.ctx)
+		bar.done()
+		if err != nil {
+			fmt.Fprintf(e.stdout, "sync %s FAILED: %v\n", s.Name, err)
+			for _, c := range rep.Conflicts {
+				fmt.Fprintf(e.stdout, "  conflict: %q\n", c)
+			}
+			code = exitFailure
+			continue
+		}
+		fmt.Fprintf(e.stdout, "sync %s ok: files=%d bytes=%d deleted=%d conflicts=%d duration=%s\n",
+			s.Name, rep.Files, rep.Bytes, rep.Deleted, len(rep.Conflicts), rep.Duration.Round(time.Millisecond))
+	}
+	return code
+}
+
+// buildSync turns one configuration entry into a Syncer that runs it
+// once (lsyncd entries become the equivalent rsync), followed by its
+// remote step.
+func buildSync(s config.Sync, log *slog.Logger, progress func(syncer.Progress), dryRun bool) (syncer.Syncer, error) {
+	var peer *syncer.SSH
+	if s.SSH.Host != "" {
+		peer = &syncer.SSH{User: s.SSH.User, Host: s.SSH.Host, Port: s.SSH.Port, IdentityFile: s.SSH.IdentityFile, KnownHostsFile: s.SSH.KnownHostsFile}
+	}
+	var sy syncer.Syncer
+	switch s.Tool {
+	case "unison":
+		prefer := map[string]string{"local": "root1", "remote": "root2"}[s.Prefer]
+		if prefer == "" {
+			prefer = s.Prefer
+		}
+		u, err := syncer.NewUnison(syncer.UnisonConfig{Root1: s.Local, Root2: s.Remote, SSH: peer, Prefer: prefer,
+			StateDir: s.StateDir, LockFile: s.LockFile, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		sy = u
+	default: // rsync, and lsyncd run by hand
+		cfg := syncer.RsyncConfig{Source: s.Local, Dest: s.Remote, SSH: peer, Delete: s.Delete, Checksum: s.Checksum,
+			Compress: s.Compress, Excludes: s.Excludes, BandwidthLimit: s.BandwidthLimit, DryRun: dryRun,
+			LockFile: s.LockFile, OnProgress: progress, Logger: log}
+		if s.Direction == "pull" {
+			cfg.Source, cfg.Dest, cfg.Pull = s.Remote, s.Local, true
+		}
+		r, err := syncer.NewRsync(cfg)
+		if err != nil {
+			return nil, err
+		}
+		sy = r
+	}
+	if len(s.After) > 0 && peer != nil && !dryRun {
+		sy = syncer.Then(sy, syncer.RemoteCommand{SSH: *peer, Argv: s.After})
+	}
+	return sy, nil
+}
+
+// startSyncs runs every scheduled sync (every > 0) and every lsyncd
+// entry in the background until ctx ends, and returns a freshness check
+// per entry with max_age, named "sync/NAME", for the daemon's checks.
+// wait blocks until all of them have stopped.
+func startSyncs(ctx context.Context, cfg *config.Config, log *slog.Logger) (checks map[string]health.Checker, wait func(), err error) {
+	checks = map[string]health.Checker{}
+	var wg sync.WaitGroup
+	for _, s := range cfg.Syncs {
+		var tracked *syncer.Tracker
+		switch {
+		case s.Tool == "lsyncd":
+			dir := s.StateDir
+			if dir == "" {
+				dir = filepath.Join(os.TempDir(), "understudy-lsyncd-"+s.Name)
+			}
+			lc := syncer.LsyncdConfig{Source: s.Local, Target: s.Remote, Delay: s.Delay, Delete: s.Delete, Compress: s.Compress,
+				Excludes: s.Excludes, Dir: dir, Logger: log}
+			if s.SSH.Host != "" {
+				lc.SSH = &syncer.SSH{User: s.SSH.User, Host: s.SSH.Host, Port: s.SSH.Port, IdentityFile: s.SSH.IdentityFile, KnownHostsFile: s.SSH.KnownHostsFile}
+			}
+			l, err := syncer.NewLsyncd(lc)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", s.Pos, err)
+			}
+			tracked = syncer.Track(l)
+			wg.Go(func() {
+				if err := l.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+					log.Error("lsyncd stopped", "sync", s.Name, "err", err)
+				}
+			})
+			if s.MaxAge > 0 { // lsyncd reports through Sync: poll it at a quarter of max_age
+				wg.Go(func() {
+					_ = syncer.Schedule{Name: s.Name, Every: s.MaxAge / 4, Logger: log}.Run(ctx, tracked)
+				})
+			}
+		case s.Every > 0:
+			sy, err := buildSync(s, log, nil, false)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", s.Pos, err)
+			}
+			tracked = syncer.Track(sy)
+			sched := syncer.Schedule{Name: s.Name, Every: s.Every, Jitter: s.Jitter, Logger: log, OnEvent: func(ev syncer.Event) {
+				if ev.Kind == syncer.EventDone {
+					log.Info("sync done", "sync", ev.Name, "files", ev.Report.Files, "bytes", ev.Report.Bytes, "deleted", ev.Report.Deleted)
+				}
+			}}
+			wg.Go(func() { _ = sched.Run(ctx, tracked) })
+		}
+		if tracked != nil && s.MaxAge > 0 {
+			checks["sync/"+s.Name] = tracked.Fresh(s.Name, s.MaxAge)
+		}
+	}
+	return checks, wg.Wait, nil
+}
+
+// progressBar shows rsync's --info=progress2 updates: a redrawn bar on a
+// terminal, a plain line at each tenth otherwise.
+type progressBar struct {
+	w        io.Writer
+	name     string
+	tty      bool
+	mu       sync.Mutex
+	shown    bool
+	lastTens int
+}
+
+func newProgressBar(w io.Writer, name string) *progressBar {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &progressBar{w: w, name: name, tty: tty, lastTens: -1}
+}
+
+func (b *progressBar) update(p syncer.Progress) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.tty {
+		fmt.Fprintf(b.w, "\r%s", renderBar(b.name, p, 30))
+		b.shown = true
+		return
+	}
+	if tens := p.Percent / 10; tens > b.lastTens {
+		b.lastTens = tens
+		fmt.Fprintf(b.w, "sync %s: %3d%% %s %s\n", b.name, p.Percent, humanBytes(p.Bytes), p.Rate)
+	}
+}
+
+func (b *progressBar) done() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.tty && b.shown {
+		fmt.Fprintln(b.w)
+	}
+}
+
+// renderBar draws "NAME [#####-----]  50%  1.2 MiB  3.4MB/s  ETA 0:00:12".
+func renderBar(name string, p syncer.Progress, width int) string {
+	filled := min(width, p.Percent*width/100)
+	eta := p.ETA.Round(time.Second)
+	return fmt.Sprintf("%s [%s%s] %3d%% %9s %10s  ETA %d:%02d:%02d", name, strings.Repeat("#", filled), strings.Repeat("-", width-filled),
+		p.Percent, humanBytes(p.Bytes), p.Rate, int(eta.Hours()), int(eta.Minutes())%60, int(eta.Seconds())%60)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
