@@ -72,7 +72,8 @@ type HTTPConfig struct {
 
 	// Client sends the request (default: a client built from the TLS
 	// settings, without keep-alives, so each check makes a new
-	// connection). Its CheckRedirect is replaced when FollowRedirects is
+	// connection, and without the environment's HTTP_PROXY, so it talks
+	// to the target itself). Its CheckRedirect is replaced when FollowRedirects is
 	// false.
 	Client *http.Client
 }
@@ -160,6 +161,7 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = tlsConf
 		tr.DisableKeepAlives = true
+		tr.Proxy = nil // the check is about the target, not a proxy
 		h.client = &http.Client{Transport: tr}
 	}
 	if !cfg.FollowRedirects {

@@ -110,7 +110,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		o(&cfg)
 	}
 	dir := filepath.Join(t.TempDir(), cfg.name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
 		t.Fatalf("mariadb harness: %v", err)
 	}
 	// A unix socket path is limited to 108 bytes; t.TempDir() paths with
@@ -181,6 +181,10 @@ func (s *Server) cnf(cfg config) string {
 	fmt.Fprintf(&b, "socket = %s\n", s.Socket)
 	fmt.Fprintf(&b, "pid-file = %s\n", filepath.Join(s.Dir, "mariadbd.pid"))
 	fmt.Fprintf(&b, "log-error = %s\n", s.errLog())
+	// A private tmpdir: with the shared /tmp, concurrent bootstraps were
+	// seen to lose their temporary tables ("Unknown table
+	// 'mysql.tmp_proxies_priv'").
+	fmt.Fprintf(&b, "tmpdir = %s\n", filepath.Join(s.Dir, "tmp"))
 	fmt.Fprintf(&b, "port = %d\n", s.Port)
 	fmt.Fprintf(&b, "bind-address = 127.0.0.1\n")
 	fmt.Fprintf(&b, "skip-name-resolve\n")
