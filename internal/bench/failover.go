@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math/rand/v2"
 	"errors"
 	"fmt"
 	"io"
@@ -51,7 +52,9 @@ func (o *FailoverOptions) defaults() {
 // Failover measures end-to-end failover time on a real named: from the
 // moment the primary's HTTP service dies (its listener and connections
 // closed) to the moment named answers the backup's address, polled over
-// UDP every millisecond. Between runs the primary comes back and the
+// UDP every millisecond. Each run kills the service at a random phase of
+// the arbiter's cycle, so detection takes between (fail_after-1) and
+// fail_after intervals. Between runs the primary comes back and the
 // arbiter fails back (automatic failback), which is not measured.
 //
 // It prints, per interval,
@@ -161,6 +164,13 @@ func failoverRuns(ctx context.Context, ns *bind.Server, iv time.Duration, o Fail
 			return answers(ns.Addr, "127.0.0.1")
 		}); err != nil {
 			return nil, fmt.Errorf("run %d: waiting for the primary to carry traffic: %w", i, err)
+		}
+		// Kill at a random phase of the arbiter's cycle, as a real failure
+		// would: otherwise every run starts right after a round.
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(rand.N(iv)):
 		}
 		start := time.Now()
 		primary.stop()
