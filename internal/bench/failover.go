@@ -2,10 +2,10 @@ package bench
 
 import (
 	"context"
-	"math/rand/v2"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
