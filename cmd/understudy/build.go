@@ -66,6 +66,10 @@ var (
 		"zonefile": buildZoneFile,
 		"exec":     buildExecSwitcher,
 		"libdns":   buildLibdns,
+		// floating addresses: build_ippool.go
+		"do_reserved_ip": buildDOReservedIP,
+		"vip":            buildVIP,
+		"group":          buildGroup,
 	}
 	notifierBuilders = map[string]func(config.Notifier, deps) (failover.Notifier, error){
 		"mail":    buildMail,
