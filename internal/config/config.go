@@ -70,6 +70,9 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Syncs keep directories in step with the peer (see [Sync]).
 	Syncs []Sync `yaml:"syncs"`
+	// Replication lists watched MySQL/MariaDB replicas (see
+	// [Replication]).
+	Replication []Replication `yaml:"replication"`
 	// DDNS is the optional dynamic DNS updater (see libdns.go).
 	DDNS DDNS `yaml:"ddns"`
 	// Warnings are problems that do not stop the configuration from
