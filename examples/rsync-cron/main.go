@@ -53,40 +53,59 @@ func main() {
 // job is the whole script: one Syncer, so the schedule and the lock treat
 // it as one run.
 type job struct {
-	conn  *syncer.Rsync   // holds the shared ssh connection
-	steps []syncer.Syncer // in the script's order
+	ssh  syncer.SSH
+	lock *syncer.Lock
+	log  *slog.Logger
 }
 
 func newJob(ssh syncer.SSH, lockFile string, log *slog.Logger) (*job, error) {
+	if err := ssh.Validate(); err != nil {
+		return nil, err
+	}
+	return &job{ssh: ssh, lock: &syncer.Lock{Path: lockFile}, log: log}, nil
+}
+
+// steps builds the script's commands over peer (the shared connection).
+func (j *job) steps(peer syncer.SSH) ([]syncer.Syncer, error) {
 	// rsync -auz root@cybelle:/var/mail /var
-	mail, err := syncer.NewRsync(syncer.RsyncConfig{Source: "/var/mail", Dest: "/var/mail", SSH: &ssh, Pull: true, Compress: true, LockFile: lockFile, Logger: log})
+	mail, err := syncer.NewRsync(syncer.RsyncConfig{Source: "/var/mail", Dest: "/var/mail", SSH: &peer, Pull: true, Compress: true, Logger: j.log})
 	if err != nil {
 		return nil, err
 	}
 	// ssh root@cybelle 'find /var/mail -name "*cybelle*" -delete', only after the pull succeeded.
-	pullMail := syncer.Then(mail, syncer.RemoteCommand{SSH: ssh, Argv: []string{"find", "/var/mail", "-name", "*cybelle*", "-delete"}})
-	j := &job{conn: mail, steps: []syncer.Syncer{pullMail}}
+	steps := []syncer.Syncer{syncer.Then(mail, syncer.RemoteCommand{SSH: peer, Argv: []string{"find", "/var/mail", "-name", "*cybelle*", "-delete"}})}
 	// rsync -auz /var/www root@cybelle:/var  (and the two others)
 	for _, dir := range []string{"/var/www", "/var/projects", "/home/soutade/www"} {
-		push, err := syncer.NewRsync(syncer.RsyncConfig{Source: dir, Dest: dir, SSH: &ssh, Compress: true, Logger: log})
+		push, err := syncer.NewRsync(syncer.RsyncConfig{Source: dir, Dest: dir, SSH: &peer, Compress: true, Logger: j.log})
 		if err != nil {
 			return nil, err
 		}
-		j.steps = append(j.steps, push)
+		steps = append(steps, push)
 	}
-	return j, nil
+	return steps, nil
 }
 
-// Sync checks that the peer answers (the script's ping), then runs each
-// step in order and stops at the first failure.
+// Sync takes the lock, checks that the peer answers (the script's ping)
+// by opening one ssh master connection that every step then shares, and
+// runs the steps in order, stopping at the first failure.
 func (j *job) Sync(ctx context.Context) (syncer.Report, error) {
 	var total syncer.Report
 	start := time.Now()
-	if err := j.conn.Connect(ctx); err != nil { // ping -c 1 cybelle || cybelle_not_here
+	unlock, err := j.lock.TryLock()
+	if err != nil {
+		return total, err
+	}
+	defer unlock()
+	master, err := j.ssh.StartMaster(ctx) // ping -c 1 cybelle || cybelle_not_here
+	if err != nil {
 		return total, fmt.Errorf("peer not here: %w", err)
 	}
-	defer j.conn.Close()
-	for _, s := range j.steps {
+	defer master.Close()
+	steps, err := j.steps(master.SSH())
+	if err != nil {
+		return total, err
+	}
+	for _, s := range steps {
 		rep, err := s.Sync(ctx)
 		total.Files += rep.Files
 		total.Bytes += rep.Bytes
