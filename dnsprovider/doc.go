@@ -30,8 +30,22 @@
 //     ([ErrRecordCount] otherwise: a round-robin set or a missing record
 //     is left for a human), and must not use $INCLUDE. If the reload
 //     fails the original file is put back, so file and server agree.
+//   - [Libdns]: any libdns provider (libdns v1 RecordGetter +
+//     RecordSetter): read the zone, SetRecords the one RRset, read back.
+//     Transient faults (timeouts, lost connections, HTTP 429 with
+//     Retry-After, 5xx) are retried with backoff inside one Switch;
+//     permanent ones ([IsPermanent]: 401, 403, 404, a refused record) end
+//     it at once. Providers: [NewGandi] (LiveDNS v5, libdns/gandi),
+//     [NewDigitalOcean] (libdns/digitalocean and godo), both adjusted to
+//     libdns's documented SetRecords/DeleteRecords semantics and adding
+//     before removing; [NewBIND] (RFC 2136 + TSIG writes, AXFR reads),
+//     which makes any dynamic-update server a libdns provider. The
+//     conformance suite in libdnstest checks all three.
+//   - [DDNS]: dynamic DNS for a host whose address moves: an
+//     [AddrSource] ([HTTPSource], [InterfaceSource]), any switcher with
+//     SwitchReport, old and new address reported, a hook run as argv.
 //
-// Secrets (TSIG keys) are read from files ([LoadTSIGKey]) and never
+// Secrets (TSIG keys, API tokens) are read from files ([LoadTSIGKey]) and never
 // logged or put in errors or argv: [TSIGKey] redacts itself when printed.
 // Switchers are safe for concurrent use; ZoneFile serialises its calls.
 package dnsprovider
