@@ -259,3 +259,26 @@ func TestPermissionErrorsNameCapability(t *testing.T) {
 }
 
 func newLab(t *testing.T) *netns.Lab { return netns.New(t, netns.Options{}) }
+
+// TestLaterBurstReachesPeer checks the background burst: after the first
+// burst the peer's entry is spoiled by hand, and the second burst, Delay
+// later, must set it right again.
+func TestLaterBurstReachesPeer(t *testing.T) {
+	lab := newLab(t)
+	vip := lab.Host(100)
+	v, err := ippool.NewVIP(ippool.VIPConfig{Self: "a", Interface: "veth0", Address: vip, NetNS: lab.Node(0),
+		Announce: ippool.Burst{Count: 2, Repeats: 2, Delay: 300 * time.Millisecond}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	peer := lab.Node(1)
+	bogus := "02:00:00:00:00:01"
+	lab.IP(peer, "neigh", "replace", vip.Addr().String(), "lladdr", bogus, "dev", "veth0", "nud", "stale")
+	macA := openLink(t, lab, 0).MAC().String()
+
+	require.NoError(t, v.Switch(t.Context(), failover.Node{Name: "a"}))
+	require.Eventually(t, func() bool { return neighMAC(lab, peer, vip.Addr()) == macA }, 5*time.Second, 10*time.Millisecond,
+		"the first burst never came")
+	lab.IP(peer, "neigh", "replace", vip.Addr().String(), "lladdr", bogus, "dev", "veth0", "nud", "stale")
+	require.Eventually(t, func() bool { return neighMAC(lab, peer, vip.Addr()) == macA }, 5*time.Second, 10*time.Millisecond,
+		"the second burst never came")
+}
