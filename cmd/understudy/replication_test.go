@@ -45,7 +45,7 @@ replication:
 		return code, out.String(), errb.String()
 	}
 	p.B.WaitReplicating(t)
-	waitFor(t, func() bool { code, _, _ := cli("status"); return code == exitOK })
+	waitReplicationCLI(t, func() bool { code, _, _ := cli("status"); return code == exitOK })
 	code, out, _ := cli("status", "-data")
 	assert.Equal(t, exitOK, code, out)
 	assert.Contains(t, out, "b-from-a")
@@ -54,7 +54,7 @@ replication:
 	// The article's break.
 	p.B.Exec(t, "SET sql_log_bin=0; INSERT INTO lab.t VALUES (10,'replica-local'); SET sql_log_bin=1")
 	p.A.Exec(t, "INSERT INTO lab.t VALUES (10,'from-master')")
-	waitFor(t, func() bool { code, _, _ := cli("status"); return code == exitFailure })
+	waitReplicationCLI(t, func() bool { code, _, _ := cli("status"); return code == exitFailure })
 	_, out, _ = cli("status")
 	assert.Contains(t, out, "1062")
 
@@ -73,7 +73,7 @@ replication:
 	assert.Contains(t, errOut, "no replication named")
 }
 
-func waitFor(t *testing.T, cond func() bool) {
+func waitReplicationCLI(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
