@@ -668,6 +668,9 @@ func (a *Arbiter) runSwitcher(ctx context.Context, s Switcher, to Node) error {
 		if attempt >= a.cfg.SwitchRetries || ctx.Err() != nil {
 			return fmt.Errorf("attempt %d of %d: %w", attempt, a.cfg.SwitchRetries, err)
 		}
+		if IsPermanent(err) {
+			return fmt.Errorf("attempt %d of %d, permanent error, not retried: %w", attempt, a.cfg.SwitchRetries, err)
+		}
 		a.log.Debug("switcher attempt failed", "to", to.Name, "attempt", attempt, "error", err)
 		if timer == nil {
 			timer = time.NewTimer(backoff)
@@ -684,20 +687,33 @@ func (a *Arbiter) runSwitcher(ctx context.Context, s Switcher, to Node) error {
 	}
 }
 
-// runChecks runs every check concurrently and waits for all of them.
+// runChecks runs every check concurrently, each in one goroutine with
+// its own timeout, and waits for all of them. A check that ignores its
+// context is abandoned abandonGrace after the longest timeout of the
+// round and reported as timed out; its goroutine ends whenever the check
+// does (the result channel has room for it).
 func (a *Arbiter) runChecks(ctx context.Context) []CheckResult {
+	type result struct {
+		i   int
+		res CheckResult
+	}
 	out := make([]CheckResult, len(a.cfg.Checks))
-	var wg sync.WaitGroup
+	results := make(chan result, len(a.cfg.Checks))
+	longest := time.Duration(0)
 	for i, c := range a.cfg.Checks {
-		wg.Go(func() {
-			timeout := c.Timeout
-			if timeout == 0 {
-				timeout = a.cfg.CheckTimeout
-			}
-			res := CheckResult{CheckSpec: c.CheckSpec, Time: now()}
+		timeout := c.Timeout
+		if timeout == 0 {
+			timeout = a.cfg.CheckTimeout
+		}
+		longest = max(longest, timeout)
+		out[i] = CheckResult{CheckSpec: c.CheckSpec, Time: now()}
+		res := out[i] // the goroutine's own copy; out is written only here
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, timeout)
 			start := time.Now()
-			err := callBounded(ctx, timeout, c.Checker.Check)
+			err := c.Checker.Check(cctx)
 			res.Latency = time.Since(start)
+			cancel()
 			if err != nil && health.IsDegraded(err) {
 				res.Note, err = err.Error(), nil
 			}
@@ -705,11 +721,36 @@ func (a *Arbiter) runChecks(ctx context.Context) []CheckResult {
 			// Policy keeps this text as the check's last error.
 			res.Err = err
 			a.log.Debug("check", "check", c.Name, "node", c.Node, "latency", res.Latency, "error", err)
-			out[i] = res
-		})
+			results <- result{i, res}
+		}()
 	}
-	wg.Wait()
+	abandon := time.NewTimer(longest + abandonGrace)
+	defer abandon.Stop()
+	got := make([]bool, len(out))
+	for n := 0; n < len(out); n++ {
+		select {
+		case r := <-results:
+			out[r.i], got[r.i] = r.res, true
+		case <-abandon.C:
+			for i := range out {
+				if !got[i] {
+					out[i].Latency = time.Since(out[i].Time)
+					out[i].Err = fmt.Errorf("abandoned after %v: %w", longest, context.DeadlineExceeded)
+				}
+			}
+			return out
+		}
+	}
 	return out
+}
+
+// IsPermanent reports whether err says, through a Permanent() bool method
+// anywhere in its chain, that retrying cannot help (a bad credential, a
+// zone that does not exist). The arbiter does not retry such a switcher
+// error within a round; the next round tries again.
+func IsPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
 }
 
 // callBounded calls f with a context bounded by timeout. If f has not

@@ -540,3 +540,53 @@ func TestConfigValidate(t *testing.T) {
 		assert.ErrorContains(t, err, "policy", "the Policy's own validation runs")
 	})
 }
+
+// permanentErr is a switcher error that says retrying cannot help.
+type permanentErr struct{}
+
+func (permanentErr) Error() string   { return "bad token" }
+func (permanentErr) Permanent() bool { return true }
+
+func TestPermanentSwitchErrorNotRetriedWithinRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig("")
+		a := r.arbiter(t)
+		converge(t, a)
+		before := len(r.sw.Calls())
+
+		r.sw.FailAlways(fmt.Errorf("update: %w", permanentErr{}))
+		r.primary.Fail(nil)
+		tick(t, a)
+		tick(t, a)
+		rep := tick(t, a) // the third failure: switch intended, switcher refuses
+		require.Error(t, rep.SwitchErr)
+		assert.True(t, failover.IsPermanent(rep.SwitchErr))
+		assert.Len(t, r.sw.Calls(), before+1, "one attempt, not %d", failover.DefaultSwitchRetries)
+
+		tick(t, a) // the next round tries again, once
+		assert.Len(t, r.sw.Calls(), before+2)
+	})
+}
+
+func TestIsPermanent(t *testing.T) {
+	assert.True(t, failover.IsPermanent(fmt.Errorf("x: %w", permanentErr{})))
+	assert.False(t, failover.IsPermanent(errors.New("timeout")))
+	assert.False(t, failover.IsPermanent(nil))
+}
+
+// A check that ignores its context is abandoned, and the round ends.
+func TestHungCheckAbandonedOneGoroutinePerCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig("")
+		release := make(chan struct{})
+		r.cfg.Checks[1].Checker = health.CheckerFunc(func(context.Context) error { <-release; return nil })
+		a := r.arbiter(t)
+		start := time.Now()
+		rep := tick(t, a)
+		assert.Equal(t, r.cfg.CheckTimeout+100*time.Millisecond, time.Since(start), "abandoned after the timeout and the grace")
+		require.Len(t, rep.Results, 2)
+		assert.NoError(t, rep.Results[0].Err)
+		assert.ErrorIs(t, rep.Results[1].Err, context.DeadlineExceeded)
+		close(release)
+	})
+}
