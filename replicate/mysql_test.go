@@ -89,6 +89,28 @@ func TestMySQLStates(t *testing.T) {
 		require.NoError(t, checker.Check(ctx))
 	})
 
+	t.Run("data check in chunks", func(t *testing.T) {
+		// 501 rows; two drift on B, unlogged.
+		p.B.Exec(t, "SET sql_log_bin=0; UPDATE lab.t SET v='drift' WHERE id=300; DELETE FROM lab.t WHERE id=450; "+
+			"INSERT INTO lab.t VALUES (9999,'only-b'); SET sql_log_bin=1")
+		rep, err := CompareTables(ctx, p.a, p.b, DataCheckConfig{Tables: []string{"lab"}, ChunkRows: 50})
+		require.NoError(t, err)
+		require.Len(t, rep.Tables, 1)
+		tr := rep.Tables[0]
+		assert.False(t, tr.Equal)
+		assert.Len(t, tr.Chunks, 3, "%+v", tr.Chunks)
+		assert.Equal(t, []RowDiff{{Key: "300", OnSource: true, OnReplica: true}, {Key: "450", OnSource: true}, {Key: "9999", OnReplica: true}}, tr.Rows)
+		assert.Equal(t, []string{"lab.t"}, rep.Differing())
+
+		p.B.Exec(t, "SET sql_log_bin=0; UPDATE lab.t SET v='load' WHERE id=300; INSERT INTO lab.t VALUES (450,'load'); "+
+			"DELETE FROM lab.t WHERE id=9999; SET sql_log_bin=1")
+		rep, err = CompareTables(ctx, p.a, p.b, DataCheckConfig{Tables: []string{"lab.t", "lab.missing"}})
+		require.NoError(t, err)
+		assert.True(t, rep.Tables[0].Equal)
+		assert.False(t, rep.Tables[1].Equal)
+		assert.Equal(t, "table missing on both servers", rep.Tables[1].Note)
+	})
+
 	t.Run("replica stopped", func(t *testing.T) {
 		p.B.Exec(t, "STOP SLAVE")
 		st, err := p.b.ReplicaStatus(ctx)
