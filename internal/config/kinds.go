@@ -27,13 +27,14 @@ type Node struct {
 }
 
 // Check is one health check. Type says which of the kind-specific fields
-// is set: exactly one of TCP, HTTP, MySQL, DNS, Exec and Process is non-nil.
+// is set: exactly one of TCP, HTTP, MySQL, DNS, Exec, Process, Replication
+// and Sync is non-nil.
 type Check struct {
 	// Pos is where it is written in the file.
 	Pos Pos `yaml:"-"`
 	// Name is unique within its node (or among witness checks).
 	Name string `yaml:"name" cfg:"required,name"`
-	// Type is tcp, http, mysql, dns, exec or process.
+	// Type is tcp, http, mysql, dns, exec, process, replication or sync.
 	Type string `yaml:"type" cfg:"required"`
 	// FullName is "node/name" for a node's check and Name for a witness
 	// check; filled in at load.
@@ -56,6 +57,9 @@ type Check struct {
 	DNS     *DNSCheck     `yaml:"-"`
 	Exec    *ExecCheck    `yaml:"-"`
 	Process *ProcessCheck `yaml:"-"`
+	// Checks that refer to other sections (checkrefs.go).
+	Replication *ReplicationCheck `yaml:"-"`
+	Sync        *SyncCheck        `yaml:"-"`
 }
 
 // TCPCheck connects to Address and optionally sends Send and expects the
@@ -125,7 +129,7 @@ type ProcessCheck struct {
 }
 
 // Check kinds, in the order they are listed in messages.
-var checkKinds = []string{"tcp", "http", "mysql", "dns", "exec", "process"}
+var checkKinds = []string{"tcp", "http", "mysql", "dns", "exec", "process", "replication", "sync"}
 
 func (c *Check) noun() string    { return "check" }
 func (c *Check) kinds() []string { return checkKinds }
@@ -150,7 +154,7 @@ func (c *Check) variant(kind string) any {
 		c.Process = &ProcessCheck{}
 		return c.Process
 	}
-	return nil
+	return c.refVariant(kind)
 }
 
 // Switcher is one way of pointing traffic at a node. Exactly one of the

@@ -50,8 +50,9 @@ type Sync struct {
 	Jitter time.Duration `yaml:"jitter"`
 	// Delay is lsyncd's event collection delay (default 1s).
 	Delay time.Duration `yaml:"delay"`
-	// MaxAge makes the sync a health check: this node's copy is fit to
-	// take over while the last success is younger (0: no check).
+	// MaxAge is the default max_age of the checks of type sync that name
+	// this entry: the node is fit to take over while the last success is
+	// younger (0: each such check gives its own).
 	MaxAge time.Duration `yaml:"max_age"`
 	// LockFile is the overlap lock (flock), shared with other processes.
 	LockFile string `yaml:"lock_file" cfg:"path"`

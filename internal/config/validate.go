@@ -37,6 +37,7 @@ func (d *decoder) validate(c *Config) {
 	d.validatePolicy(&c.Policy)
 	d.validateSyncs(c.Syncs)
 	d.validateReplications(c.Replication)
+	d.validateCheckRefs(c)
 	d.positive("switch.timeout", c.Switch.Timeout)
 	if d.valid("switch.retries") && c.Switch.Retries < 1 {
 		d.errorf(d.at("switch.retries"), "switch.retries", "must be at least 1 (it counts attempts)")
