@@ -22,6 +22,6 @@ func Example_validateErrors() {
 	// Output:
 	// testdata/bad.yaml:2:16: check_timeout: check_timeout (10s) must be shorter than interval (10s)
 	// testdata/bad.yaml:7:59: nodes[0].checks[0]: unknown field "timout" (did you mean "timeout"?)
-	// testdata/bad.yaml:9:12: switchers[0].type: unknown switcher type "route53" (known: rfc2136, zonefile, exec, libdns)
+	// testdata/bad.yaml:8:1: unknown field "notfiy" (did you mean "notify"?)
 	// exit code 2
 }
