@@ -6,7 +6,8 @@
 // (generated Lua configuration, supervised process). Around them:
 // [Lock] (flock overlap lock), [Schedule] ("every N" with jitter and
 // overrun events), [Tracker] (last success, and a health check that the
-// copy is fresh), [Then] with [RemoteCommand] (a step on the peer after a
+// copy is fresh), [FileStore] (the last runs kept on disk, so that
+// [Fresh] in another process sees them), [Then] with [RemoteCommand] (a step on the peer after a
 // successful sync).
 //
 // Contracts:

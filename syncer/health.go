@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,10 +12,13 @@ import (
 
 // Tracker wraps a Syncer and remembers its last success, so that a
 // health check can say whether this node's copy is fresh enough to take
-// over ([Tracker.Fresh]).
+// over ([Tracker.Fresh]). With [WithStore] it also records every run in
+// a [Store], for other processes and for after a restart.
 type Tracker struct {
-	s   Syncer
-	now func() time.Time
+	s     Syncer
+	now   func() time.Time
+	name  string
+	store Store
 
 	mu      sync.Mutex
 	lastOK  time.Time
@@ -25,22 +29,36 @@ type Tracker struct {
 var _ Syncer = (*Tracker)(nil)
 
 // Track returns a Tracker around s.
-func Track(s Syncer) *Tracker { return &Tracker{s: s, now: time.Now} }
+func Track(s Syncer, opts ...TrackOption) *Tracker {
+	t := &Tracker{s: s, now: time.Now}
+	for _, o := range opts {
+		o(t)
+	}
+	return t
+}
 
-// Sync runs the wrapped Syncer and records the outcome.
+// Sync runs the wrapped Syncer and records the outcome. A failure to
+// record it in the Store is returned (joined with the sync's own error,
+// if any): another process would otherwise judge the copy on old news.
 func (t *Tracker) Sync(ctx context.Context) (Report, error) {
 	rep, err := t.s.Sync(ctx)
+	at := t.now()
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.lastErr = err
 	if err == nil {
-		t.lastOK, t.report = t.now(), rep
+		t.lastOK, t.report = at, rep
+	}
+	t.mu.Unlock()
+	if t.store != nil {
+		if serr := t.store.Update(ctx, t.name, at, err); serr != nil {
+			return rep, errors.Join(err, fmt.Errorf("syncer: record run of %s: %w", t.name, serr))
+		}
 	}
 	return rep, err
 }
 
 // LastSuccess returns when the last successful sync ended and its
-// report; the zero time when none has succeeded.
+// report; the zero time when none has succeeded (in this process).
 func (t *Tracker) LastSuccess() (time.Time, Report) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -48,26 +66,25 @@ func (t *Tracker) LastSuccess() (time.Time, Report) {
 }
 
 // Fresh returns a health check that passes while the last successful
-// sync ended less than maxAge ago. Its failures are *health.Error of
-// kind "sync" wrapping ErrStale (and the last sync's error, if any).
+// sync ended less than maxAge ago. With a Store, the later of the
+// Store's and the Tracker's own last success counts. Its failures are
+// *health.Error of kind "sync" wrapping ErrStale (and the last sync's
+// error, if any).
 func (t *Tracker) Fresh(name string, maxAge time.Duration) health.Checker {
-	return health.CheckerFunc(func(ctx context.Context) error {
+	return freshCheck(name, maxAge, t.now, func(ctx context.Context) (time.Time, error, error) {
 		t.mu.Lock()
 		last, lastErr := t.lastOK, t.lastErr
 		t.mu.Unlock()
-		var err error
-		switch age := t.now().Sub(last); {
-		case last.IsZero() && lastErr != nil:
-			err = fmt.Errorf("%w: never succeeded; last error: %w", ErrStale, lastErr)
-		case last.IsZero():
-			err = fmt.Errorf("%w: never succeeded", ErrStale)
-		case age < maxAge:
-			return nil
-		case lastErr != nil:
-			err = fmt.Errorf("%w: last success %s ago (limit %s); last error: %w", ErrStale, age.Round(time.Second), maxAge, lastErr)
-		default:
-			err = fmt.Errorf("%w: last success %s ago (limit %s)", ErrStale, age.Round(time.Second), maxAge)
+		if t.store == nil {
+			return last, lastErr, nil
 		}
-		return &health.Error{Kind: "sync", Target: name, Err: err}
+		r, err := t.store.Load(ctx, t.name)
+		if err != nil {
+			return time.Time{}, nil, err
+		}
+		if r.LastSuccess.After(last) {
+			last, lastErr = r.LastSuccess, r.lastErr()
+		}
+		return last, lastErr, nil
 	})
 }
