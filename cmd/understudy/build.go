@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/understudy-ha/understudy/dnsprovider"
@@ -30,6 +31,11 @@ func loadApp(path string, stderr io.Writer) (*app, error) {
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
+	}
+	// The values are in cfg now: keep them away from every command this
+	// process runs (hooks and exec checks inherit the environment).
+	for _, name := range cfg.SecretEnv {
+		os.Unsetenv(name)
 	}
 	return &app{cfg: cfg, log: newLogger(cfg.Log, stderr)}, nil
 }

@@ -78,6 +78,11 @@ type Config struct {
 	// Warnings are problems that do not stop the configuration from
 	// loading (a world-readable secret file), formatted like errors.
 	Warnings []string `yaml:"-"`
+	// SecretEnv names the environment variables secrets were read from
+	// (the *_env keys). The daemon removes them from its environment once
+	// loaded, so that the commands it runs (hooks, exec checks and
+	// switchers) do not inherit them.
+	SecretEnv []string `yaml:"-"`
 }
 
 // Log configures the binary's slog handler.

@@ -84,6 +84,7 @@ type decoder struct {
 	pos       map[string]*yaml.Node // field path → value node
 	bad       map[string]bool       // field paths already reported
 	lookupEnv func(string) (string, bool)
+	secretEnv []string // environment variables secrets were read from
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -377,6 +378,7 @@ func (d *decoder) decodeSecret(k, val *yaml.Node, path string, f field, seen map
 			d.errorf(val, path, "environment variable %s is empty", name)
 		default:
 			v.Set(reflect.ValueOf(newSecret(value, "env "+strconv.Quote(name))))
+			d.secretEnv = append(d.secretEnv, name)
 		}
 		return
 	}

@@ -55,6 +55,7 @@ func parse(name string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	d.decodeStruct(root, "", reflect.ValueOf(cfg).Elem())
 	d.validate(cfg)
 	d.defaults(cfg)
+	cfg.SecretEnv = d.secretEnv
 	sortProblems(d.warns)
 	for _, w := range d.warns {
 		cfg.Warnings = append(cfg.Warnings, w.Error())
