@@ -216,7 +216,14 @@ func (h *HTTP) check(ctx context.Context) error {
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return err // a *url.Error, with any password stripped by net/http
+		// A *url.Error repeats the method and URL that the *Error around
+		// it already names; keep it only when it names another URL (a
+		// redirect's). net/http strips any password from it.
+		var ue *url.Error
+		if errors.As(err, &ue) && ue.URL == h.cfg.URL {
+			return ue.Err
+		}
+		return err
 	}
 	defer resp.Body.Close()
 

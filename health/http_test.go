@@ -13,11 +13,13 @@ import (
 	"io"
 	"log"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -266,4 +268,20 @@ func TestHTTPConfigValidate(t *testing.T) {
 		_, err := health.NewHTTP(health.HTTPConfig{URL: "https://a/", CAFile: filepath.Join(t.TempDir(), "none.pem")})
 		assert.ErrorIs(t, err, os.ErrNotExist)
 	})
+}
+
+// The error names the URL once (in the *Error), not again in net/http's
+// "Get URL:" wrapper.
+func TestHTTPErrorNamesURLOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	u := "http://" + addr + "/"
+	c, err := health.NewHTTP(health.HTTPConfig{URL: u})
+	require.NoError(t, err)
+	err = c.Check(t.Context())
+	require.Error(t, err)
+	assert.Equal(t, 1, strings.Count(err.Error(), u), err.Error())
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
 }
