@@ -54,6 +54,9 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 type deps struct {
 	log    *slog.Logger
 	runner cmdrun.Runner // nil: the real one
+	// cfg is the whole configuration, for entries that refer to other
+	// sections (set by buildArbiter).
+	cfg *config.Config
 }
 
 // The name → constructor tables that turn configuration entries into
@@ -66,6 +69,9 @@ var (
 		"dns":     buildDNS,
 		"exec":    buildExecCheck,
 		"process": buildProcess,
+		// checks that refer to other sections: build_refs.go
+		"replication": buildReplicationCheck,
+		"sync":        buildSyncCheck,
 	}
 	switcherBuilders = map[string]func(config.Switcher, deps) (failover.Switcher, error){
 		"rfc2136":  buildRFC2136,
@@ -87,6 +93,7 @@ var (
 // buildArbiter turns the configuration into an Arbiter. Every component
 // that fails to build is reported, each with its place in the file.
 func buildArbiter(cfg *config.Config, d deps) (*failover.Arbiter, error) {
+	d.cfg = cfg
 	var errs []error
 	fc := failover.Config{
 		Policy:        cfg.FailoverPolicy(),

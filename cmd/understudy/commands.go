@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -297,8 +298,21 @@ func cmdRun(e *env, args []string) int {
 			}
 		}()
 	}
-	log.Info("understudy running", "nodes", len(cfg.Nodes), "checks", len(cfg.Checks()), "interval", cfg.Interval)
-	err := a.Run(e.ctx)
+	// The syncs run beside the rounds and stop with them.
+	syncCtx, stopSyncs := context.WithCancel(e.ctx)
+	defer stopSyncs()
+	waitSyncs, err := startSyncs(syncCtx, cfg, log)
+	if err != nil {
+		if srv != nil {
+			srv.Close()
+		}
+		fmt.Fprintf(e.stderr, "understudy run: %v\n", err)
+		return exitUsage
+	}
+	log.Info("understudy running", "nodes", len(cfg.Nodes), "checks", len(cfg.Checks()), "syncs", len(cfg.Syncs), "interval", cfg.Interval)
+	err = a.Run(e.ctx)
+	stopSyncs()
+	waitSyncs()
 	if srv != nil {
 		srv.Close()
 	}

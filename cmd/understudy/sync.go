@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/understudy-ha/understudy/health"
 	"github.com/understudy-ha/understudy/internal/config"
 	"github.com/understudy-ha/understudy/syncer"
 )
@@ -64,6 +63,10 @@ func cmdSync(e *env, args []string) int {
 		if err != nil {
 			fmt.Fprintf(e.stderr, "%s: %v\n", s.Pos, err)
 			return exitUsage
+		}
+		if store := syncStore(e.app.cfg); store != nil && !*dryRun {
+			// Recorded for the sync checks of a later tick or check.
+			sy = syncer.Track(sy, syncer.WithStore(s.Name, store))
 		}
 		rep, err := sy.Sync(e.ctx)
 		bar.done()
@@ -122,14 +125,23 @@ func buildSync(s config.Sync, log *slog.Logger, progress func(syncer.Progress), 
 }
 
 // startSyncs runs every scheduled sync (every > 0) and every lsyncd
-// entry in the background until ctx ends, and returns a freshness check
-// per entry with max_age, named "sync/NAME", for the daemon's checks.
-// wait blocks until all of them have stopped.
-func startSyncs(ctx context.Context, cfg *config.Config, log *slog.Logger) (checks map[string]health.Checker, wait func(), err error) {
-	checks = map[string]health.Checker{}
+// entry in the background until ctx ends. Each run is recorded next to
+// the state file (when there is one) for the checks of type sync, which
+// read the record; an lsyncd entry named by such a check is asked for
+// its state at a quarter of the smallest max_age. wait blocks until all
+// of them have stopped.
+func startSyncs(ctx context.Context, cfg *config.Config, log *slog.Logger) (wait func(), err error) {
+	store := syncStore(cfg)
+	checked := syncCheckAges(cfg)
 	var wg sync.WaitGroup
+	var runs []func()
 	for _, s := range cfg.Syncs {
-		var tracked *syncer.Tracker
+		track := func(sy syncer.Syncer) *syncer.Tracker {
+			if store == nil {
+				return syncer.Track(sy)
+			}
+			return syncer.Track(sy, syncer.WithStore(s.Name, store))
+		}
 		switch {
 		case s.Tool == "lsyncd":
 			dir := s.StateDir
@@ -143,37 +155,51 @@ func startSyncs(ctx context.Context, cfg *config.Config, log *slog.Logger) (chec
 			}
 			l, err := syncer.NewLsyncd(lc)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", s.Pos, err)
+				return nil, fmt.Errorf("%s: %w", s.Pos, err)
 			}
-			tracked = syncer.Track(l)
-			wg.Go(func() {
+			runs = append(runs, func() {
 				if err := l.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 					log.Error("lsyncd stopped", "sync", s.Name, "err", err)
 				}
 			})
-			if s.MaxAge > 0 { // lsyncd reports through Sync: poll it at a quarter of max_age
-				wg.Go(func() {
-					_ = syncer.Schedule{Name: s.Name, Every: s.MaxAge / 4, Logger: log}.Run(ctx, tracked)
+			if maxAge := checked[s.Name]; maxAge > 0 { // lsyncd reports through Sync
+				tracked := track(l)
+				runs = append(runs, func() {
+					_ = syncer.Schedule{Name: s.Name, Every: maxAge / 4, Logger: log}.Run(ctx, tracked)
 				})
 			}
 		case s.Every > 0:
 			sy, err := buildSync(s, log, nil, false)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", s.Pos, err)
+				return nil, fmt.Errorf("%s: %w", s.Pos, err)
 			}
-			tracked = syncer.Track(sy)
+			tracked := track(sy)
 			sched := syncer.Schedule{Name: s.Name, Every: s.Every, Jitter: s.Jitter, Logger: log, OnEvent: func(ev syncer.Event) {
 				if ev.Kind == syncer.EventDone {
 					log.Info("sync done", "sync", ev.Name, "files", ev.Report.Files, "bytes", ev.Report.Bytes, "deleted", ev.Report.Deleted)
 				}
 			}}
-			wg.Go(func() { _ = sched.Run(ctx, tracked) })
-		}
-		if tracked != nil && s.MaxAge > 0 {
-			checks["sync/"+s.Name] = tracked.Fresh(s.Name, s.MaxAge)
+			runs = append(runs, func() { _ = sched.Run(ctx, tracked) })
 		}
 	}
-	return checks, wg.Wait, nil
+	for _, r := range runs { // only once every entry has built
+		wg.Go(r)
+	}
+	return wg.Wait, nil
+}
+
+// syncCheckAges maps each sync named by a check of type sync to the
+// smallest max_age asked of it.
+func syncCheckAges(cfg *config.Config) map[string]time.Duration {
+	ages := map[string]time.Duration{}
+	for _, ch := range cfg.Checks() {
+		if c := ch.Sync; c != nil {
+			if a, ok := ages[c.Sync]; !ok || c.MaxAge < a {
+				ages[c.Sync] = c.MaxAge
+			}
+		}
+	}
+	return ages
 }
 
 // progressBar shows rsync's --info=progress2 updates: a redrawn bar on a

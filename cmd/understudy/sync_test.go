@@ -73,21 +73,29 @@ func TestStartSyncs(t *testing.T) {
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
 	require.NoError(t, os.MkdirAll(src, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(src, "f"), []byte("f"), 0o644))
-	c, err := config.Load(syncConfig(t, `  - {name: www, local: "`+src+`", remote: "`+dst+`", every: 1h, max_age: 2h}
-`))
+	path := filepath.Join(t.TempDir(), "understudy.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`state_file: state.json
+nodes:
+  - name: a
+    address: 127.0.0.1
+    checks: [{name: files, type: sync, sync: www, max_age: 2h}]
+syncs:
+  - {name: www, local: "`+src+`", remote: "`+dst+`", every: 1h}
+`), 0o600))
+	c, err := config.Load(path)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
-	checks, wait, err := startSyncs(ctx, c, slog.New(slog.DiscardHandler))
+	wait, err := startSyncs(ctx, c, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer func() { cancel(); wait() }()
-	check := checks["sync/www"]
-	require.NotNil(t, check)
+	check := syncer.Fresh(syncStore(c), "www", 2*time.Hour) // as the check of type sync reads it
 	deadline := time.Now().Add(10 * time.Second)
 	for check.Check(ctx) != nil { // the first run starts at once
 		require.True(t, time.Now().Before(deadline), "no successful sync: %v", check.Check(ctx))
 		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 	assert.FileExists(t, filepath.Join(dst, "f"))
+	assert.Equal(t, filepath.Join(filepath.Dir(path), "state.syncs.json"), syncStore(c).Path)
 }
 
 func TestRenderBar(t *testing.T) {
