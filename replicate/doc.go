@@ -21,6 +21,14 @@
 // replica that is behind); and [NewChecker], which makes a replica's
 // fitness a health check.
 //
+// DRBD ([DRBD], drbd*.go): status from /proc/drbd (0.7, 8.x:
+// [ParseProcDRBD]) or `drbdadm status` (9: [ParseDrbdadmStatus]) in one
+// model of roles, connection, disk and resync states; what counts as
+// running is [DRBDResource.Health]. Promote and demote (drbdadm
+// primary|secondary) are idempotent, verified afterwards, usable as a
+// failover.Switcher or a resource-group step, and a local disk that is
+// not up to date is not promoted unless forced.
+//
 // What the repairs really do to a MariaDB 10.11 master-master pair was
 // measured on real servers (see the package tests and the repository's
 // lab notes): only replacing the conflicting row and re-seeding converge.
@@ -44,7 +52,7 @@ type Status struct {
 	// Server names the replica (an address or a resource name).
 	Server string
 	// Running is true when replication is flowing (for MySQL both the IO
-	// and the SQL thread run; for DRBD the resource is connected).
+	// and the SQL thread run; for DRBD see [DRBDResource.Health]).
 	Running bool
 	// Lag is how far the replica is behind its source; negative when
 	// unknown (for example while the SQL thread is stopped).
@@ -52,7 +60,7 @@ type Status struct {
 	// Err describes why replication stopped, when it did.
 	Err string
 	// Detail is the technology-specific status: a [MySQLStatus] for
-	// MySQL/MariaDB.
+	// MySQL/MariaDB, a [DRBDResource] for DRBD.
 	Detail any
 }
 
