@@ -27,6 +27,15 @@ type Cmd struct {
 	Dir string
 	// Stdin, when non-nil, is fed to the program.
 	Stdin io.Reader
+	// Stdout and Stderr, when non-nil, also receive what the program
+	// writes there, as it writes it (progress lines). Result.Stdout and
+	// Result.Stderr still hold the bounded capture, and the error still
+	// carries the captured stderr. A write error of one of these writers
+	// ends the copy and is returned as the command's error. They are
+	// called from other goroutines than Run's caller, one write at a time
+	// each.
+	Stdout io.Writer
+	Stderr io.Writer
 }
 
 // String renders the command for messages. Arguments are quoted with %q
@@ -97,7 +106,7 @@ func (Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 	cmd.Stdin = c.Stdin
 	var stdout, stderr limitedBuffer
 	stdout.max, stderr.max = MaxOutput, MaxOutput
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdout, cmd.Stderr = tee(&stdout, c.Stdout), tee(&stderr, c.Stderr)
 	err := cmd.Run()
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: cmd.ProcessState.ExitCode()}
 	if err != nil {
@@ -107,6 +116,14 @@ func (Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 		return res, &Error{Cmd: c.String(), ExitCode: res.ExitCode, Stderr: string(res.Stderr), Err: err}
 	}
 	return res, nil
+}
+
+// tee adds the caller's writer, if any, to the capture.
+func tee(capture, w io.Writer) io.Writer {
+	if w == nil {
+		return capture
+	}
+	return io.MultiWriter(capture, w)
 }
 
 // limitedBuffer keeps the first max bytes written and drops the rest.
@@ -136,7 +153,9 @@ func (b *limitedBuffer) Bytes() []byte {
 }
 
 // Recorder is a Runner for tests: it records every command and answers
-// with Respond (or an empty success when Respond is nil).
+// with Respond (or an empty success when Respond is nil). The answer's
+// Stdout and Stderr are also written to the command's Stdout and Stderr
+// writers, when set, as a program's output would be.
 type Recorder struct {
 	mu      sync.Mutex
 	Cmds    []Cmd
@@ -152,7 +171,18 @@ func (r *Recorder) Run(ctx context.Context, c Cmd) (Result, error) {
 	if respond == nil {
 		return Result{}, nil
 	}
-	return respond(c)
+	res, err := respond(c)
+	for _, out := range []struct {
+		w io.Writer
+		b []byte
+	}{{c.Stdout, res.Stdout}, {c.Stderr, res.Stderr}} {
+		if out.w != nil && len(out.b) > 0 {
+			if _, werr := out.w.Write(out.b); werr != nil && err == nil {
+				err = &Error{Cmd: c.String(), ExitCode: res.ExitCode, Stderr: string(res.Stderr), Err: werr}
+			}
+		}
+	}
+	return res, err
 }
 
 // Argvs returns the recorded commands as argv slices (path first).
