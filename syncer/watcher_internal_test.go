@@ -15,6 +15,8 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/understudy-ha/understudy/internal/testenv"
 )
 
 // fakeNotifier delivers events the test sends; Add fails with addErr
@@ -233,4 +235,67 @@ func TestWatcherConfigValidate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, time.Duration(0), w.Config().Delay)
 	assert.Equal(t, DefaultWatchMaxDelay, w.Config().MaxDelay)
+}
+
+// limitedNotifier is the real inotify with a watch limit of its own:
+// Add fails with ENOSPC, as inotify_add_watch does, beyond max watches.
+type limitedNotifier struct {
+	notifier
+	max, n int
+}
+
+func (l *limitedNotifier) Add(p string) error {
+	if l.n >= l.max {
+		return syscall.ENOSPC
+	}
+	l.n++
+	return l.notifier.Add(p)
+}
+
+// With its watches exhausted, the watcher still replicates, by full
+// passes (real rsync).
+func TestWatcherFallbackStillSyncs(t *testing.T) {
+	testenv.Require(t, "rsync", "rsync")
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	for i := range 4 {
+		require.NoError(t, os.MkdirAll(filepath.Join(src, "d"+strconv.Itoa(i)), 0o755))
+	}
+	r, err := NewRsync(RsyncConfig{Source: src, Dest: dst, Delete: true})
+	require.NoError(t, err)
+	events := make(chan WatchEvent, 4)
+	w, err := NewWatcher(WatcherConfig{Rsync: r, FallbackEvery: 20 * time.Millisecond, OnEvent: func(e WatchEvent) { events <- e }})
+	require.NoError(t, err)
+	w.newNotifier = func() (notifier, error) {
+		n, err := newFsnotify()
+		return &limitedNotifier{notifier: n, max: 2}, err
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	e := <-events
+	assert.Equal(t, WatchFallback, e.Kind)
+	require.ErrorIs(t, e.Err, ErrInotifyLimit)
+	assert.Contains(t, e.Err.Error(), "max_user_watches")
+
+	// d3 is not watched (and after the fallback nothing is): only a full
+	// pass can carry these.
+	require.NoError(t, os.WriteFile(filepath.Join(src, "d3", "f"), []byte("x"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "top"), []byte("y"), 0o644))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a, errA := os.ReadFile(filepath.Join(dst, "d3", "f"))
+		b, errB := os.ReadFile(filepath.Join(dst, "top"))
+		if errA == nil && errB == nil && string(a) == "x" && string(b) == "y" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no full pass carried the changes")
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	_, err = w.Sync(t.Context())
+	require.NoError(t, err)
 }
