@@ -84,6 +84,7 @@ type GroupStep struct {
 	Command   *CommandStep   `yaml:"-"`
 	Systemctl *SystemctlStep `yaml:"-"`
 	Mount     *MountStep     `yaml:"-"`
+	DRBD      *DRBD          `yaml:"-"` // drbd.go
 }
 
 // CommandStep runs Takeover to take over and Release to release (argv).
@@ -106,7 +107,7 @@ type MountStep struct {
 	Options string `yaml:"options"`
 }
 
-var groupStepKinds = []string{"vip", "command", "systemctl", "mount"}
+var groupStepKinds = []string{"vip", "command", "systemctl", "mount", "drbd"}
 
 func (s *GroupStep) noun() string    { return "group step" }
 func (s *GroupStep) kinds() []string { return groupStepKinds }
@@ -124,6 +125,9 @@ func (s *GroupStep) variant(kind string) any {
 	case "mount":
 		s.Mount = &MountStep{}
 		return s.Mount
+	case "drbd":
+		s.DRBD = &DRBD{}
+		return s.DRBD
 	}
 	return nil
 }

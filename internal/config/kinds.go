@@ -175,6 +175,8 @@ type Switcher struct {
 	DOReservedIP *DOReservedIPSwitcher `yaml:"-"`
 	VIP          *VIP                  `yaml:"-"`
 	Group        *GroupSwitcher        `yaml:"-"`
+	// DRBD promotion (drbd.go).
+	DRBD *DRBD `yaml:"-"`
 }
 
 // RFC2136Switcher updates a record by DNS UPDATE, signed with TSIG when
@@ -216,7 +218,7 @@ type ExecSwitcher struct {
 	Command []string `yaml:"command" cfg:"required,argv"`
 }
 
-var switcherKinds = []string{"rfc2136", "zonefile", "exec", "libdns", "do_reserved_ip", "vip", "group"}
+var switcherKinds = []string{"rfc2136", "zonefile", "exec", "libdns", "do_reserved_ip", "vip", "group", "drbd"}
 
 func (s *Switcher) noun() string    { return "switcher" }
 func (s *Switcher) kinds() []string { return switcherKinds }
@@ -234,6 +236,9 @@ func (s *Switcher) variant(kind string) any {
 	case "libdns":
 		s.Libdns = &LibdnsSwitcher{}
 		return s.Libdns
+	case "drbd":
+		s.DRBD = &DRBD{}
+		return s.DRBD
 	}
 	return s.ippoolVariant(kind)
 }

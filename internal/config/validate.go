@@ -175,6 +175,7 @@ func (d *decoder) validateSwitcher(s *Switcher, path string) {
 		ttl = s.Libdns.TTL
 	}
 	d.validateIPPool(s, path)
+	d.validateDRBD(s, path)
 	if d.valid(path + ".ttl") {
 		if ttl < time.Second || ttl%time.Second != 0 || ttl > 1<<31*time.Second {
 			d.errorf(d.at(path+".ttl"), path+".ttl", "ttl must be a whole number of seconds, at least 1s (got %s)", ttl)
