@@ -61,7 +61,9 @@ type RsyncConfig struct {
 
 	// Program is the rsync binary (default "rsync" from $PATH).
 	Program string
-	// Runner runs rsync (nil: the real one).
+	// Runner runs rsync (nil: the real one). Progress and statistics are
+	// read from what it writes to Cmd.Stdout (as cmdrun.Exec and
+	// cmdrun.Recorder do), else from Result.Stdout.
 	Runner cmdrun.Runner
 	// Logger receives a line per run at Info (nil: discard).
 	Logger *slog.Logger
@@ -310,8 +312,7 @@ func (r *Rsync) run(ctx context.Context, list []string) (Report, error) {
 			return Report{}, fmt.Errorf("syncer: rsync %s: %w", r.cfg.Source, ErrNoSource)
 		}
 	}
-	st, streams := r.runner.(streamer)
-	progress := r.cfg.OnProgress != nil && streams
+	progress := r.cfg.OnProgress != nil
 	args, err := r.args(list != nil, progress)
 	if err != nil {
 		return Report{}, err
@@ -325,15 +326,24 @@ func (r *Rsync) run(ctx context.Context, list []string) (Report, error) {
 		}
 		cmd.Stdin = &b
 	}
-	var res cmdrun.Result
+	// The statistics come last, after any amount of progress output:
+	// keep the tail of stdout rather than the runner's bounded head.
+	tail := &tailBuffer{max: cmdrun.MaxOutput}
+	cmd.Stdout = tail
+	var pw *progressWriter
 	if progress {
-		w := &progressWriter{fn: r.cfg.OnProgress}
-		res, err = st.RunStream(ctx, cmd, w)
-		w.flush()
-	} else {
-		res, err = r.runner.Run(ctx, cmd)
+		pw = &progressWriter{fn: r.cfg.OnProgress}
+		cmd.Stdout = io.MultiWriter(tail, pw)
 	}
-	rep := parseStats(res.Stdout)
+	res, err := r.runner.Run(ctx, cmd)
+	if pw != nil {
+		pw.flush()
+	}
+	out := tail.bytes()
+	if len(out) == 0 { // a Runner that does not write to Cmd.Stdout
+		out = res.Stdout
+	}
+	rep := parseStats(out)
 	rep.Duration = time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -1,56 +1,13 @@
 package syncer
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"os/exec"
 	"sync"
-	"syscall"
 
 	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
-
-// streamer is the optional capability of a cmdrun.Runner to hand stdout
-// over while the program writes it (rsync's progress lines). Runners
-// without it (cmdrun.Recorder) still work; progress is then not reported.
-type streamer interface {
-	RunStream(ctx context.Context, c cmdrun.Cmd, stdout io.Writer) (cmdrun.Result, error)
-}
-
-// execRunner is the default runner: cmdrun.Exec plus streaming.
-type execRunner struct{ cmdrun.Exec }
-
-var _ streamer = execRunner{}
-
-// RunStream runs c like cmdrun.Exec.Run, also copying stdout to w as it
-// arrives. Result.Stdout keeps the last cmdrun.MaxOutput bytes (rsync's
-// statistics come last, after any amount of progress output).
-func (execRunner) RunStream(ctx context.Context, c cmdrun.Cmd, w io.Writer) (cmdrun.Result, error) {
-	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = cmdrun.WaitDelay
-	cmd.Dir = c.Dir
-	if c.Env != nil {
-		cmd.Env = append(cmd.Environ(), c.Env...)
-	}
-	cmd.Stdin = c.Stdin
-	stdout := &tailBuffer{max: cmdrun.MaxOutput}
-	stderr := &tailBuffer{max: cmdrun.MaxOutput}
-	cmd.Stdout = io.MultiWriter(stdout, w)
-	cmd.Stderr = stderr
-	err := cmd.Run()
-	res := cmdrun.Result{Stdout: stdout.bytes(), Stderr: stderr.bytes(), ExitCode: cmd.ProcessState.ExitCode()}
-	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-			err = fmt.Errorf("%w (%w)", ctxErr, err)
-		}
-		return res, &cmdrun.Error{Cmd: c.String(), ExitCode: res.ExitCode, Stderr: string(res.Stderr), Err: err}
-	}
-	return res, nil
-}
 
 // tailBuffer keeps the last max bytes written.
 type tailBuffer struct {
@@ -77,7 +34,7 @@ func (b *tailBuffer) bytes() []byte {
 
 func runnerOr(r cmdrun.Runner) cmdrun.Runner {
 	if r == nil {
-		return execRunner{}
+		return cmdrun.Exec{}
 	}
 	return r
 }
