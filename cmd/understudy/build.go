@@ -82,6 +82,7 @@ var (
 		"do_reserved_ip": buildDOReservedIP,
 		"vip":            buildVIP,
 		"group":          buildGroup,
+		"drbd":           buildDRBDSwitcher, // build_drbd.go
 	}
 	notifierBuilders = map[string]func(config.Notifier, deps) (failover.Notifier, error){
 		"mail":    buildMail,

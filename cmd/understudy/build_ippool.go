@@ -64,6 +64,12 @@ func buildGroup(s config.Switcher, d deps) (failover.Switcher, error) {
 			step = &ippool.Command{TakeoverArgv: st.Command.Takeover, ReleaseArgv: st.Command.Release, Runner: d.runner}
 		case st.Systemctl != nil:
 			step = ippool.Systemctl(st.Systemctl.Unit, d.runner)
+		case st.DRBD != nil:
+			r, err := newDRBD(*st.DRBD, g.Self, d)
+			if err != nil {
+				return nil, fmt.Errorf("step %d (%s): %w", i, name, err)
+			}
+			step = r
 		case st.Mount != nil:
 			step = &ippool.Mount{Device: st.Mount.Device, Target: st.Mount.Target, FSType: st.Mount.FSType, Options: st.Mount.Options, Runner: d.runner}
 		default:
