@@ -9,13 +9,21 @@
 //
 // Commands:
 //
-//	run       watch and switch until SIGINT or SIGTERM; serve http.listen
-//	tick      run one round (for cron); exit 0 if the round ran
-//	check     run every check once and print a table; exit 1 if a critical check failed
-//	status    print the state file: active node, nodes, checks, pending switch, events
-//	switch    switch to a node by hand, through the arbiter's rules (-force to override)
-//	validate  load the configuration and build everything; exit 2 if invalid
-//	version   print the version
+//	run          watch and switch until SIGINT or SIGTERM; serve http.listen; run the
+//	             scheduled syncs (syncs[].every) and lsyncd entries alongside
+//	tick         run one round (for cron); exit 0 if the round ran
+//	check        run every check once and print a table (-json); exit 1 if a critical check failed
+//	status       print the state file: active node, nodes, checks, pending switch, events
+//	switch       switch to a node by hand, through the arbiter's rules (-force to override)
+//	validate     load the configuration and build everything; exit 2 if invalid
+//	version      print the version
+//	sync         run the configured syncs now, with progress: sync [-dry-run] [NAME];
+//	             each run is recorded next to the state file for the checks of type sync
+//	replication  replica status and explicit repairs: replication status [-data] [NAME],
+//	             replication repair NAME STRATEGY (only strategies in allow_repair)
+//	ddns         point ddns.record at this host's address if it moved; exit 34 when it changed
+//	demo         watch a failover and a failback on loopback, no setup needed
+//	bench        measure: bench failover (on a real named) | bench checks
 //
 // Exit codes: 0 success, 1 failure, 2 usage or configuration error.
 package main
@@ -124,8 +132,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintln(w, "usage: understudy [-c FILE] COMMAND [flags] [args]")
 	fmt.Fprintln(w, "\ncommands:")
+	width := 0
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nflags:")
 	fs.PrintDefaults()
