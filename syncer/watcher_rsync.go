@@ -31,8 +31,13 @@ type primedRsync struct {
 	r *Rsync
 
 	mu   sync.Mutex
-	next *primed
+	next []*primed // oldest first
 }
+
+// primedPool is how many rsync processes wait, connected, for the next
+// lists: two, so that a change right after a batch does not wait for the
+// connection of the process started when that batch ended.
+const primedPool = 2
 
 var _ runner = (*primedRsync)(nil)
 
@@ -84,34 +89,47 @@ func (b *primedRsync) start(ctx context.Context) (*primed, error) {
 	return p, nil
 }
 
+// prepare tops the pool up to primedPool waiting processes, dropping
+// those that died while they waited.
 func (b *primedRsync) prepare(ctx context.Context) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.next != nil && !b.next.exited() {
-		return
+	alive := b.next[:0]
+	for _, p := range b.next {
+		if p.exited() {
+			p.discard()
+			continue
+		}
+		alive = append(alive, p)
 	}
-	if b.next != nil {
-		b.next.discard()
-		b.next = nil
-	}
-	if b.r.cfg.SSH != nil {
+	b.next = alive
+	if len(b.next) < primedPool && b.r.cfg.SSH != nil {
 		_ = b.r.Connect(ctx) // a failure shows in the run; without a master rsync connects by itself
 	}
-	if p, err := b.start(ctx); err == nil {
-		b.next = p
+	for len(b.next) < primedPool {
+		p, err := b.start(ctx)
+		if err != nil {
+			return
+		}
+		b.next = append(b.next, p)
 	}
 }
 
+// take returns the oldest waiting process (the likeliest to be
+// connected already), or nil.
 func (b *primedRsync) take() *primed {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	p := b.next
-	b.next = nil
+	if len(b.next) == 0 {
+		return nil
+	}
+	p := b.next[0]
+	b.next = b.next[1:]
 	return p
 }
 
 func (b *primedRsync) stop() {
-	if p := b.take(); p != nil {
+	for p := b.take(); p != nil; p = b.take() {
 		p.discard()
 	}
 }
@@ -135,9 +153,9 @@ func (b *primedRsync) syncPaths(ctx context.Context, paths []string) (Report, er
 	}
 	defer unlock()
 	p := b.take()
-	if p != nil && p.exited() {
+	for p != nil && p.exited() {
 		p.discard()
-		p = nil
+		p = b.take()
 	}
 	if p == nil {
 		if b.r.cfg.SSH != nil {

@@ -10,7 +10,7 @@ import (
 func init() {
 	extraCommands = append(extraCommands, command{
 		name:    "bench",
-		summary: "measure: bench failover (on a real named) | bench checks",
+		summary: "measure: bench failover (on a real named) | bench checks | bench sync (watcher vs lsyncd)",
 		run:     cmdBench,
 	})
 }
@@ -19,7 +19,7 @@ func init() {
 // line per figure on stdout (progress on stderr).
 func cmdBench(e *env, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: understudy bench failover|checks [flags]")
+		fmt.Fprintln(e.stderr, "usage: understudy bench failover|checks|sync [flags]")
 		return exitUsage
 	}
 	switch args[0] {
@@ -56,8 +56,21 @@ func cmdBench(e *env, args []string) int {
 			fmt.Fprintln(e.stderr, "bench checks:", err)
 			return exitFailure
 		}
+	case "sync":
+		fs := newFlags(e, "bench sync", "")
+		singles := fs.Int("n", 50, "single-file changes timed per tool and transport")
+		burst := fs.Int("burst", 5000, "files written at once")
+		gap := fs.Duration("gap", 200*time.Millisecond, "pause between single changes")
+		delay := fs.Duration("delay", 0, "the watcher's quiet time (default syncer.DefaultWatchDelay)")
+		if fs.Parse(args[1:]) != nil {
+			return exitUsage
+		}
+		if err := bench.Sync(e.ctx, e.stdout, bench.SyncOptions{Singles: *singles, Burst: *burst, Gap: *gap, WatcherDelay: *delay, Progress: e.stderr}); err != nil {
+			fmt.Fprintln(e.stderr, "bench sync:", err)
+			return exitFailure
+		}
 	default:
-		fmt.Fprintf(e.stderr, "understudy bench: unknown measurement %q (failover, checks)\n", args[0])
+		fmt.Fprintf(e.stderr, "understudy bench: unknown measurement %q (failover, checks, sync)\n", args[0])
 		return exitUsage
 	}
 	return exitOK
