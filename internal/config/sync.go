@@ -10,18 +10,26 @@ import (
 const (
 	DefaultSyncTool  = "rsync"
 	DefaultSyncDelay = time.Second // lsyncd's own default (15 s) is too slow for failover
+	// DefaultWatcherDelay is the native watcher's quiet time before a
+	// batch (syncer.DefaultWatchDelay).
+	DefaultWatcherDelay = 5 * time.Millisecond
+	// DefaultWatcherMaxDelay caps its batching window
+	// (syncer.DefaultWatchMaxDelay).
+	DefaultWatcherMaxDelay = 50 * time.Millisecond
 )
 
 // Sync is one entry of "syncs": a directory kept in step with a peer by
-// rsync (push or pull, on a schedule or on demand), unison (both ways)
-// or lsyncd (continuous push). `understudy sync NAME` runs one now.
+// rsync (push or pull, on a schedule or on demand), unison (both ways),
+// lsyncd (continuous push) or the native watcher (continuous push,
+// inotify batches shipped by rsync over one kept-open ssh connection).
+// `understudy sync NAME` runs one now.
 type Sync struct {
 	// Pos is where it is written in the file.
 	Pos Pos `yaml:"-"`
 	// Name is unique among syncs; letters, digits, '.', '_' and '-'.
 	Name string `yaml:"name" cfg:"required,name"`
-	// Tool is "rsync" (default), "unison" or "lsyncd".
-	Tool string `yaml:"tool" cfg:"oneof=rsync|unison|lsyncd"`
+	// Tool is "rsync" (default), "unison", "lsyncd" or "watcher".
+	Tool string `yaml:"tool" cfg:"oneof=rsync|unison|lsyncd|watcher"`
 	// Local is the directory on this node (relative to the file).
 	Local string `yaml:"local" cfg:"required,path"`
 	// Remote is the directory on the peer (absolute), or without
@@ -44,12 +52,18 @@ type Sync struct {
 	Prefer string `yaml:"prefer" cfg:"oneof=newer|older|local|remote"`
 
 	// Every runs the sync on a schedule (rsync, unison); 0: only on
-	// demand.
+	// demand. For the watcher it is the period of its full pass (default
+	// 5m), which catches what events missed.
 	Every time.Duration `yaml:"every"`
 	// Jitter is the largest random delay added to each run (< every).
 	Jitter time.Duration `yaml:"jitter"`
-	// Delay is lsyncd's event collection delay (default 1s).
+	// Delay is lsyncd's event collection delay (default 1s), or the
+	// watcher's quiet time after a change before it ships a batch
+	// (default 5ms).
 	Delay time.Duration `yaml:"delay"`
+	// MaxDelay caps the watcher's batching window under a steady stream
+	// of changes (default 50ms).
+	MaxDelay time.Duration `yaml:"max_delay"`
 	// MaxAge is the default max_age of the checks of type sync that name
 	// this entry: the node is fit to take over while the last success is
 	// younger (0: each such check gives its own).
@@ -100,8 +114,20 @@ func (d *decoder) validateSyncs(syncs []Sync) {
 		if tool == "lsyncd" && d.given(p+".every") {
 			d.errorf(d.at(p+".every"), p+".every", "lsyncd runs continuously; every is for rsync and unison")
 		}
-		if tool != "lsyncd" && d.given(p+".delay") {
-			d.errorf(d.at(p+".delay"), p+".delay", "delay is for lsyncd")
+		if tool != "lsyncd" && tool != "watcher" && d.given(p+".delay") {
+			d.errorf(d.at(p+".delay"), p+".delay", "delay is for lsyncd and watcher")
+		}
+		if tool != "watcher" && d.given(p+".max_delay") {
+			d.errorf(d.at(p+".max_delay"), p+".max_delay", "max_delay is for watcher")
+		}
+		if tool == "watcher" && d.given(p+".jitter") {
+			d.errorf(d.at(p+".jitter"), p+".jitter", "the watcher runs continuously; jitter is for rsync and unison")
+		}
+		if tool == "watcher" && len(s.After) > 0 {
+			d.errorf(d.at(p+".after"), p+".after", "after is for scheduled syncs, not the watcher's batches")
+		}
+		if tool == "watcher" && s.MaxDelay > 0 && s.MaxDelay < s.Delay {
+			d.errorf(d.at(p+".max_delay"), p+".max_delay", "must not be shorter than delay (%s)", s.Delay)
 		}
 		if len(s.After) > 0 && !remote {
 			d.errorf(d.at(p+".after"), p+".after", "after runs on the peer: it needs ssh.host")
@@ -115,6 +141,7 @@ func (d *decoder) validateSyncs(syncs []Sync) {
 		d.notNegative(p+".every", s.Every)
 		d.notNegative(p+".jitter", s.Jitter)
 		d.notNegative(p+".delay", s.Delay)
+		d.notNegative(p+".max_delay", s.MaxDelay)
 		d.notNegative(p+".max_age", s.MaxAge)
 		if s.Jitter > 0 && s.Jitter >= s.Every {
 			d.errorf(d.at(p+".jitter"), p+".jitter", "must be shorter than every (%s)", s.Every)
@@ -127,8 +154,12 @@ func syncDefaults(syncs []Sync) {
 		s := &syncs[i]
 		s.Tool = or(s.Tool, DefaultSyncTool)
 		s.Direction = or(s.Direction, "push")
-		if s.Tool == "lsyncd" {
+		switch s.Tool {
+		case "lsyncd":
 			s.Delay = or(s.Delay, DefaultSyncDelay)
+		case "watcher":
+			s.Delay = or(s.Delay, DefaultWatcherDelay)
+			s.MaxDelay = or(s.MaxDelay, DefaultWatcherMaxDelay)
 		}
 	}
 }

@@ -41,9 +41,16 @@ syncs:
     remote: /srv/www
     ssh: {host: peer}
     delete: true
+  - name: fast
+    tool: watcher
+    local: /srv/www
+    remote: /srv/www
+    ssh: {host: peer}
+    every: 10m
+    max_age: 1m
 `))
 	require.NoError(t, err)
-	require.Len(t, c.Syncs, 3)
+	require.Len(t, c.Syncs, 4)
 	mail := c.Syncs[0]
 	assert.Equal(t, "rsync", mail.Tool)
 	assert.Equal(t, "pull", mail.Direction)
@@ -54,6 +61,10 @@ syncs:
 	assert.Equal(t, "push", c.Syncs[1].Direction)
 	assert.Equal(t, DefaultSyncDelay, c.Syncs[2].Delay)
 	assert.Equal(t, "syncs[1]", c.Syncs[1].Pos.Path)
+	fast := c.Syncs[3]
+	assert.Equal(t, DefaultWatcherDelay, fast.Delay)
+	assert.Equal(t, DefaultWatcherMaxDelay, fast.MaxDelay)
+	assert.Equal(t, 10*time.Minute, fast.Every)
 }
 
 func TestSyncsBad(t *testing.T) {
@@ -66,6 +77,10 @@ func TestSyncsBad(t *testing.T) {
 		"jitter":          {"- {name: x, local: /a, remote: /b, every: 1m, jitter: 1m}", "must be shorter than every"},
 		"duplicate":       {"- {name: x, local: /a, remote: /b}\n  - {name: x, local: /a, remote: /c}", "given twice"},
 		"lsyncd every":    {"- {name: x, tool: lsyncd, local: /a, remote: /b, every: 1m}", "lsyncd runs continuously"},
+		"watcher jitter":  {"- {name: x, tool: watcher, local: /a, remote: /b, every: 1m, jitter: 1s}", "watcher runs continuously"},
+		"watcher after":   {"- {name: x, tool: watcher, local: /a, remote: /b, ssh: {host: h}, after: [rm]}", "not the watcher"},
+		"max_delay rsync": {"- {name: x, local: /a, remote: /b, max_delay: 1s}", "max_delay is for watcher"},
+		"max_delay short": {"- {name: x, tool: watcher, local: /a, remote: /b, delay: 1s, max_delay: 10ms}", "must not be shorter than delay"},
 		"missing remote":  {"- {name: x, local: /a}", "missing required field \"remote\""},
 	} {
 		t.Run(name, func(t *testing.T) {
