@@ -27,7 +27,8 @@ func init() {
 
 // cmdSync runs one sync (or all, in file order) once and prints what it
 // did. On a terminal rsync's progress is a bar; otherwise a plain line at
-// each tenth. lsyncd entries run as one rsync with the same settings.
+// each tenth. lsyncd and watcher entries run as one rsync with the same
+// settings.
 func cmdSync(e *env, args []string) int {
 	fs := newFlags(e, "sync", "[NAME]")
 	dryRun := fs.Bool("dry-run", false, "show what rsync would change, change nothing")
@@ -105,7 +106,7 @@ func buildSync(s config.Sync, log *slog.Logger, progress func(syncer.Progress), 
 			return nil, err
 		}
 		sy = u
-	default: // rsync, and lsyncd run by hand
+	default: // rsync, and lsyncd or watcher entries run by hand
 		cfg := syncer.RsyncConfig{Source: s.Local, Dest: s.Remote, SSH: peer, Delete: s.Delete, Checksum: s.Checksum,
 			Compress: s.Compress, Excludes: s.Excludes, BandwidthLimit: s.BandwidthLimit, DryRun: dryRun,
 			LockFile: s.LockFile, OnProgress: progress, Logger: log}
@@ -124,10 +125,10 @@ func buildSync(s config.Sync, log *slog.Logger, progress func(syncer.Progress), 
 	return sy, nil
 }
 
-// startSyncs runs every scheduled sync (every > 0) and every lsyncd
-// entry in the background until ctx ends. Each run is recorded next to
+// startSyncs runs every scheduled sync (every > 0) and every lsyncd and
+// watcher entry in the background until ctx ends. Each run is recorded next to
 // the state file (when there is one) for the checks of type sync, which
-// read the record; an lsyncd entry named by such a check is asked for
+// read the record; an lsyncd or watcher entry named by such a check is asked for
 // its state at a quarter of the smallest max_age. wait blocks until all
 // of them have stopped.
 func startSyncs(ctx context.Context, cfg *config.Config, log *slog.Logger) (wait func(), err error) {
@@ -164,6 +165,30 @@ func startSyncs(ctx context.Context, cfg *config.Config, log *slog.Logger) (wait
 			})
 			if maxAge := checked[s.Name]; maxAge > 0 { // lsyncd reports through Sync
 				tracked := track(l)
+				runs = append(runs, func() {
+					_ = syncer.Schedule{Name: s.Name, Every: maxAge / 4, Logger: log}.Run(ctx, tracked)
+				})
+			}
+		case s.Tool == "watcher":
+			sy, err := buildSync(s, log, nil, false)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.Pos, err)
+			}
+			r, ok := sy.(*syncer.Rsync)
+			if !ok {
+				return nil, fmt.Errorf("%s: the watcher ships its batches with rsync alone", s.Pos)
+			}
+			w, err := syncer.NewWatcher(syncer.WatcherConfig{Rsync: r, Delay: s.Delay, MaxDelay: s.MaxDelay, FullEvery: s.Every, Logger: log})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.Pos, err)
+			}
+			runs = append(runs, func() {
+				if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+					log.Error("watcher stopped", "sync", s.Name, "err", err)
+				}
+			})
+			if maxAge := checked[s.Name]; maxAge > 0 { // the watcher reports through Sync
+				tracked := track(w)
 				runs = append(runs, func() {
 					_ = syncer.Schedule{Name: s.Name, Every: maxAge / 4, Logger: log}.Run(ctx, tracked)
 				})

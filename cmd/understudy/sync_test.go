@@ -103,3 +103,44 @@ func TestRenderBar(t *testing.T) {
 	assert.Equal(t, "www [#####-----]  50%   3.0 MiB   1.20MB/s  ETA 0:01:15", got)
 	assert.True(t, strings.HasPrefix(renderBar("x", syncer.Progress{Percent: 100}, 4), "x [####] 100%"))
 }
+
+// A watcher entry replicates continuously under run, and a check of type
+// sync naming it passes once its start pass is recorded.
+func TestStartSyncsWatcher(t *testing.T) {
+	testenv.Require(t, "rsync", "rsync")
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	require.NoError(t, os.MkdirAll(src, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "f"), []byte("f"), 0o644))
+	path := filepath.Join(t.TempDir(), "understudy.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`state_file: state.json
+nodes:
+  - name: a
+    address: 127.0.0.1
+    checks: [{name: files, type: sync, sync: live, max_age: 400ms}]
+syncs:
+  - {name: live, tool: watcher, local: "`+src+`", remote: "`+dst+`", delete: true}
+`), 0o600))
+	c, err := config.Load(path)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	wait, err := startSyncs(ctx, c, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer func() { cancel(); wait() }()
+	check := syncer.Fresh(syncStore(c), "live", 400*time.Millisecond)
+	poll := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+	}
+	poll("a fresh record", func() bool { return check.Check(ctx) == nil })
+	require.NoError(t, os.WriteFile(filepath.Join(src, "later"), []byte("l"), 0o644))
+	poll("the change on the mirror", func() bool {
+		b, err := os.ReadFile(filepath.Join(dst, "later"))
+		return err == nil && string(b) == "l"
+	})
+	assert.FileExists(t, filepath.Join(dst, "f"))
+}
