@@ -3,7 +3,10 @@
 //
 // Implementations: [Rsync] (push or pull, local or over ssh, whole tree
 // or a list of paths), [Unison] (two-way, conflicts reported), [Lsyncd]
-// (generated Lua configuration, supervised process). Around them:
+// (generated Lua configuration, supervised process), [Watcher] (native
+// inotify watcher: debounced batches of changed paths shipped by rsync
+// over one kept-open ssh connection, with full passes as a safety net).
+// Around them:
 // [Lock] (flock overlap lock), [Schedule] ("every N" with jitter and
 // overrun events), [Tracker] (last success, and a health check that the
 // copy is fresh), [FileStore] (the last runs kept on disk, so that

@@ -200,10 +200,13 @@ type syncResult struct {
 	err error
 }
 
-// Sync waits until every change seen before the call has been shipped
-// (or, with nothing pending, returns at once) and reports the runs since
-// the previous Sync. It returns the error of the latest run if that run
-// failed. Run must be running; Sync does not start anything.
+// Sync waits until every change whose event had reached the watcher
+// when Sync was called has been shipped (with nothing pending it returns
+// at once; inotify delivers events a little after the write, so a change
+// made just before the call may go in a later run) and reports the runs
+// since the previous Sync. It returns the error of the latest run if that
+// run failed, so a [Tracker] around the watcher records failures. Run
+// must be running; Sync does not start anything.
 func (w *Watcher) Sync(ctx context.Context) (Report, error) {
 	start := time.Now()
 	reply := make(chan syncResult, 1)
