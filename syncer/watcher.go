@@ -340,13 +340,17 @@ func (w *Watcher) loop(ctx context.Context) error {
 			}
 			return ctx.Err()
 		case ev, ok := <-events:
-			if ok {
-				s.handle(ev)
+			if !ok {
+				s.lost()
+				break // out of the select: the notifier is closed below
 			}
+			s.handle(ev)
 		case err, ok := <-errs:
-			if ok {
-				s.handleError(err)
+			if !ok {
+				s.lost()
+				break // out of the select: the notifier is closed below
 			}
+			s.handleError(err)
 		case d := <-done:
 			s.finish(ctx, d)
 		case <-timer.C:
@@ -434,6 +438,17 @@ func (s *state) toFallback(err error) {
 	werr := fmt.Errorf("syncer: watcher %s: %w (%s): %w", s.w.root, ErrInotifyLimit, inotifyLimits(), err)
 	s.w.log.Warn("inotify limit reached; falling back to full passes", "source", s.w.root, "every", s.w.cfg.FallbackEvery, "err", werr)
 	s.w.emit(WatchEvent{Kind: WatchFallback, Err: werr})
+	s.wantFull(time.Now(), "fallback")
+}
+
+// lost handles inotify going away under the watcher (its channels
+// closed): no more events, so full passes every FallbackEvery.
+func (s *state) lost() {
+	err := errors.New("syncer: inotify stopped delivering events")
+	s.w.log.Warn("inotify stopped; falling back to full passes", "source", s.w.root, "every", s.w.cfg.FallbackEvery)
+	s.w.emit(WatchEvent{Kind: WatchError, Err: err})
+	s.fallback = true
+	s.dirs = map[string]bool{}
 	s.wantFull(time.Now(), "fallback")
 }
 

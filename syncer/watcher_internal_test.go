@@ -299,3 +299,27 @@ func TestWatcherFallbackStillSyncs(t *testing.T) {
 	_, err = w.Sync(t.Context())
 	require.NoError(t, err)
 }
+
+// inotify going away (its channels closed) is reported once and full
+// passes take over.
+func TestWatcherNotifierLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var events []WatchEvent
+		w, n, run := fakeWatcher(t, WatcherConfig{FallbackEvery: 10 * time.Second, FullEvery: time.Hour,
+			OnEvent: func(e WatchEvent) { events = append(events, e) }})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		_, err := w.Sync(ctx)
+		require.NoError(t, err)
+		close(n.events)
+		time.Sleep(15 * time.Second)
+		synctest.Wait()
+		_, fulls := run.snapshot()
+		assert.Equal(t, 3, fulls, "at start, at once when lost, and 10 s later")
+		require.Len(t, events, 2, "started, then lost")
+		assert.Equal(t, WatchError, events[1].Kind)
+		cancel()
+		assert.ErrorIs(t, <-done, context.Canceled)
+	})
+}
