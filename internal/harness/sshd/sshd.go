@@ -229,6 +229,15 @@ func (s *Server) ForeignKnownHosts(dir string) (string, error) {
 	return path, os.WriteFile(path, fmt.Appendf(nil, "[127.0.0.1]:%d %s %s\n", s.Port, f[0], f[1]), 0o600)
 }
 
+// Sessions returns the PIDs of the server's child processes: one or two
+// per open connection, including connections still closing.
+func (s *Server) Sessions() ([]int, error) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil, errors.New("sshd: not started")
+	}
+	return descendants(s.cmd.Process.Pid)
+}
+
 // DropSessions kills every process the server forked (the per-connection
 // sshd and what it runs), so that open connections die mid-transfer
 // while the server keeps listening. It returns how many it killed.

@@ -3,6 +3,7 @@ package sshd_test
 import (
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,6 +27,20 @@ func TestStart(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, string(out), "REMOTE HOST IDENTIFICATION HAS CHANGED")
 
+	// The refused connection's sshd child exits shortly after the
+	// client: wait for it rather than race it.
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pids, err := srv.Sessions()
+		require.NoError(t, err)
+		if len(pids) == 0 {
+			break
+		}
+		require.False(t, time.Now().After(deadline), "sessions still open: %v", pids)
+		<-tick.C
+	}
 	n, err := srv.DropSessions()
 	require.NoError(t, err)
 	assert.Zero(t, n, "no session is open")
