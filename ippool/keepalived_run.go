@@ -258,6 +258,15 @@ func (k *Keepalived) cleanUp() {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
 			k.log.Warn("killed orphaned keepalived VRRP process", "pid", pid)
 		}
+		// A dying process still holds its PID for a moment, and a
+		// keepalived started then says "daemon is already running".
+		deadline := time.Now().Add(2 * time.Second)
+		for isKeepalived(pid) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for _, f := range []string{"keepalived.pid", "vrrp.pid", "checkers.pid"} {
+		_ = os.Remove(filepath.Join(k.o.Dir, f))
 	}
 	l, err := OpenLink(k.o.NetNS, k.o.Config.Interface)
 	if err != nil {
@@ -292,11 +301,17 @@ func readPID(path string) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
-// isKeepalived reports whether pid is a keepalived process (so a stale
-// pid file never makes us kill a stranger).
+// isKeepalived reports whether pid is a live (not zombie) keepalived
+// process, so a stale pid file never makes us kill a stranger.
 func isKeepalived(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	return err == nil && strings.TrimSpace(string(b)) == "keepalived"
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return strings.HasPrefix(s, fmt.Sprintf("%d (keepalived)", pid)) && i+2 < len(s) && s[i+2] != 'Z'
 }
 
 // lineLogger logs keepalived's output line by line at Debug.

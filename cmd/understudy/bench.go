@@ -10,7 +10,7 @@ import (
 func init() {
 	extraCommands = append(extraCommands, command{
 		name:    "bench",
-		summary: "measure: bench failover (on a real named) | bench checks | bench sync (watcher vs lsyncd)",
+		summary: "measure: bench failover (on a real named) | bench checks | bench sync (watcher vs lsyncd) | bench vip (VRRP/VIP moves in namespaces)",
 		run:     cmdBench,
 	})
 }
@@ -19,7 +19,7 @@ func init() {
 // line per figure on stdout (progress on stderr).
 func cmdBench(e *env, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: understudy bench failover|checks|sync [flags]")
+		fmt.Fprintln(e.stderr, "usage: understudy bench failover|checks|sync|vip [flags]")
 		return exitUsage
 	}
 	switch args[0] {
@@ -69,8 +69,29 @@ func cmdBench(e *env, args []string) int {
 			fmt.Fprintln(e.stderr, "bench sync:", err)
 			return exitFailure
 		}
+	case "vip":
+		fs := newFlags(e, "bench vip", "")
+		runs := fs.Int("runs", 10, "failovers measured per pair and interval")
+		var adverts []time.Duration
+		fs.Func("advert", "VRRP advert interval to measure; repeat for several (default 1s and 100ms)", func(s string) error {
+			d, err := time.ParseDuration(s)
+			adverts = append(adverts, d)
+			return err
+		})
+		var pairs []string
+		fs.Func("pair", "keepalived-keepalived, native-native or mixed; repeat for several (default all)", func(s string) error {
+			pairs = append(pairs, s)
+			return nil
+		})
+		if fs.Parse(args[1:]) != nil {
+			return exitUsage
+		}
+		if err := bench.VIP(e.ctx, e.stdout, bench.VIPOptions{Runs: *runs, Adverts: adverts, Pairs: pairs, Progress: e.stderr}); err != nil {
+			fmt.Fprintln(e.stderr, "bench vip:", err)
+			return exitFailure
+		}
 	default:
-		fmt.Fprintf(e.stderr, "understudy bench: unknown measurement %q (failover, checks, sync)\n", args[0])
+		fmt.Fprintf(e.stderr, "understudy bench: unknown measurement %q (failover, checks, sync, vip)\n", args[0])
 		return exitUsage
 	}
 	return exitOK
