@@ -49,6 +49,11 @@ const (
 	// EventStateReset: the state file was unreadable or corrupt; the
 	// arbiter started from a safe empty state.
 	EventStateReset EventKind = "state_reset"
+	// EventAddressChanged: the dynamic DNS updater found this host's
+	// address moved and pointed its record at the new one (Node is the
+	// host; Message gives the old and the new address). Emitted by the
+	// daemon's ddns loop, not by the Policy.
+	EventAddressChanged EventKind = "address_changed"
 )
 
 // Event is something that happened, for logs, status and notifications.

@@ -129,6 +129,22 @@ func buildArbiter(cfg *config.Config, d deps) (*failover.Arbiter, error) {
 		}
 		fc.Switchers = append(fc.Switchers, sw)
 	}
+	notifiers, notifyTimeout, nerrs := buildNotifiers(cfg, d)
+	fc.Notifiers, fc.NotifyTimeout = notifiers, notifyTimeout
+	errs = append(errs, nerrs...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	a, err := failover.New(fc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.File, err)
+	}
+	return a, nil
+}
+
+// buildNotifiers builds the notifiers, each filtered to its events, and
+// the bound that does not cut any of them short of its own timeout.
+func buildNotifiers(cfg *config.Config, d deps) (ns []failover.Notifier, timeout time.Duration, errs []error) {
 	for _, n := range cfg.Notify {
 		nt, err := notifierBuilders[n.Type](n, d)
 		if err != nil {
@@ -142,18 +158,10 @@ func buildArbiter(cfg *config.Config, d deps) (*failover.Arbiter, error) {
 		if len(kinds) > 0 {
 			nt = notify.Filter(nt, kinds...)
 		}
-		fc.Notifiers = append(fc.Notifiers, nt)
-		// The arbiter's bound must not cut a notifier short of its own.
-		fc.NotifyTimeout = max(fc.NotifyTimeout, n.Timeout+time.Second)
+		ns = append(ns, nt)
+		timeout = max(timeout, n.Timeout+time.Second)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	a, err := failover.New(fc)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.File, err)
-	}
-	return a, nil
+	return ns, timeout, errs
 }
 
 func buildTCP(ch config.Check, _ deps) (health.Checker, error) {

@@ -309,10 +309,22 @@ func cmdRun(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "understudy run: %v\n", err)
 		return exitUsage
 	}
+	// So does the dynamic DNS updater, when ddns.every is given.
+	waitDDNS, err := startDDNS(syncCtx, cfg, deps{log: log})
+	if err != nil {
+		stopSyncs()
+		waitSyncs()
+		if srv != nil {
+			srv.Close()
+		}
+		fmt.Fprintf(e.stderr, "understudy run: ddns: %v\n", err)
+		return exitUsage
+	}
 	log.Info("understudy running", "nodes", len(cfg.Nodes), "checks", len(cfg.Checks()), "syncs", len(cfg.Syncs), "interval", cfg.Interval)
 	err = a.Run(e.ctx)
 	stopSyncs()
 	waitSyncs()
+	waitDDNS()
 	if srv != nil {
 		srv.Close()
 	}

@@ -316,6 +316,6 @@ func EventKinds() []failover.EventKind {
 		failover.EventNoHealthyNode, failover.EventHeldDown, failover.EventFailbackPending,
 		failover.EventSwitchIntended, failover.EventSwitchResumed,
 		failover.EventSwitchDone, failover.EventSwitchFailed,
-		failover.EventStateReset,
+		failover.EventStateReset, failover.EventAddressChanged,
 	}
 }

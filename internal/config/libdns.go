@@ -33,9 +33,10 @@ type LibdnsSwitcher struct {
 	Backoff time.Duration `yaml:"backoff"`
 }
 
-// DDNS configures the dynamic DNS updater (the ddns command): this
-// host's address, found from SourceURL or SourceInterface, is written to
-// Record when it changed, and Hook is run with the old and new address.
+// DDNS configures the dynamic DNS updater (the ddns command, and the
+// daemon when Every is given): this host's address, found from SourceURL
+// or SourceInterface, is written to Record when it changed, and Hook is
+// run with the old and new address.
 type DDNS struct {
 	// Pos is where it is written in the file.
 	Pos Pos `yaml:"-"`
@@ -57,6 +58,10 @@ type DDNS struct {
 	Hook []string `yaml:"hook" cfg:"argv"`
 	// HookTimeout bounds the hook (default 60s).
 	HookTimeout time.Duration `yaml:"hook_timeout"`
+	// Every makes `understudy run` update the record at this period
+	// while the daemon runs (default: never; the ddns command from cron
+	// does it). Positive when given.
+	Every time.Duration `yaml:"every"`
 }
 
 // IsSet reports whether a ddns section was given.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,6 +79,34 @@ func TestLibdnsBadInput(t *testing.T) {
 			_, err := Load(path)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// TestDDNSEvery: ddns.every, the daemon's period, loads as given and
+// must be positive when given.
+func TestDDNSEvery(t *testing.T) {
+	t.Setenv("GANDI_TOKEN", "x")
+	base := strings.Replace(libdnsYAML, "    token_file: gandi.token\n", "    token_env: GANDI_TOKEN\n", 1)
+	for _, tc := range []struct {
+		name, every string
+		want        time.Duration
+		wantErr     string
+	}{
+		{"absent", "", 0, ""},
+		{"five minutes", "  every: 5m\n", 5 * time.Minute, ""},
+		{"zero", "  every: 0s\n", 0, "ddns.every: must be positive"},
+		{"negative", "  every: -1m\n", 0, "ddns.every: must be positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("ddns.yaml", []byte(base+tc.every))
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, cfg.DDNS.Every)
 		})
 	}
 }

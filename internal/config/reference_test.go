@@ -79,6 +79,7 @@ func TestReferenceCoversEverything(t *testing.T) {
 	require.Len(t, c.Replication, 1)
 	assert.Equal(t, "monitor-pw", c.Replication[0].Replica.Password.Reveal())
 	assert.True(t, c.DDNS.IsSet())
+	assert.Equal(t, 5*time.Minute, c.DDNS.Every)
 }
 
 func fieldTag(t *testing.T, typ reflect.Type, name string) string {

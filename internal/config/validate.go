@@ -43,6 +43,7 @@ func (d *decoder) validate(c *Config) {
 		d.errorf(d.at("switch.retries"), "switch.retries", "must be at least 1 (it counts attempts)")
 	}
 	d.notNegative("switch.backoff", c.Switch.Backoff)
+	d.positive("ddns.every", c.DDNS.Every)
 
 	if d.given("nodes") && len(c.Nodes) == 0 {
 		d.errorf(d.at("nodes"), "nodes", "at least one node is required")
