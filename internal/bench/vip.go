@@ -205,9 +205,6 @@ func vrrpRuns(ctx context.Context, lab *vipLab, dir, pair string, adv time.Durat
 			return nil, ctx.Err()
 		}
 		start := time.Now()
-		if os.Getenv("VIPDEBUG") != "" {
-			fmt.Fprintln(os.Stderr, "kill", start.Format("15:04:05.000"))
-		}
 		if err := nodes[master].kill(); err != nil {
 			return nil, fmt.Errorf("run %d: kill: %w", run, err)
 		}
@@ -255,11 +252,6 @@ func (n *nativeNode) start(ctx context.Context) error {
 		VRID: 51, Priority: 100, Advert: n.adv, VIPs: []netip.Prefix{vipLabVIP},
 		SourceIP: vipLabAddrs[n.i].Addr(), Peers: []netip.Addr{vipLabAddrs[1-n.i].Addr()},
 		Announce: ippool.Burst{Count: 1, Repeats: 1},
-		OnEvent: func(e ippool.VRRPEvent) {
-			if os.Getenv("VIPDEBUG") != "" {
-				fmt.Fprintln(os.Stderr, n.i, e.Time.Format("15:04:05.000"), e.From, "->", e.To, e.Reason)
-			}
-		},
 	})
 	if err != nil {
 		return err
@@ -322,9 +314,6 @@ func (k *kaNode) start(ctx context.Context) error {
 		},
 		Dir: k.dir, NetNS: k.lab.nodes[k.i], RestartDelay: time.Hour,
 		Logger: slog.New(&lineWatch{on: func(line string) {
-			if os.Getenv("VIPDEBUG") != "" {
-				fmt.Fprintln(os.Stderr, k.i, line)
-			}
 			if strings.Contains(line, "Entering BACKUP STATE") {
 				k.backup.Store(time.Now().UnixNano())
 			}
@@ -345,7 +334,7 @@ func (k *kaNode) start(ctx context.Context) error {
 	k.ka, k.cancel, k.done = ka, cancel, make(chan struct{})
 	go func() {
 		defer close(k.done)
-		if err := ka.Run(rctx); err != nil {
+		if err := ka.Run(rctx); err != nil && rctx.Err() == nil {
 			fmt.Fprintln(os.Stderr, "bench vip: keepalived:", err)
 		}
 	}()
