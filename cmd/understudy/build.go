@@ -72,6 +72,7 @@ var (
 		// checks that refer to other sections: build_refs.go
 		"replication": buildReplicationCheck,
 		"sync":        buildSyncCheck,
+		"drbd":        buildDRBDCheck, // build_drbd.go
 	}
 	switcherBuilders = map[string]func(config.Switcher, deps) (failover.Switcher, error){
 		"rfc2136":  buildRFC2136,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/understudy-ha/understudy/failover"
+	"github.com/understudy-ha/understudy/health"
 	"github.com/understudy-ha/understudy/internal/config"
 	"github.com/understudy-ha/understudy/replicate"
 )
@@ -25,4 +26,24 @@ func newDRBD(c config.DRBD, self string, d deps) (*replicate.DRBD, error) {
 		Runner:   d.runner,
 		Logger:   d.log,
 	})
+}
+
+// buildDRBDCheck: the node is fit while the DRBD resource is connected,
+// up to date and less than max_lag behind.
+func buildDRBDCheck(ch config.Check, d deps) (health.Checker, error) {
+	r, err := newDRBD(drbdOfCheck(*ch.DRBD), "", d)
+	if err != nil {
+		return nil, err
+	}
+	return replicate.NewChecker(r, ch.DRBD.MaxLag), nil
+}
+
+// drbdOfCheck reads a drbd check's resource settings as a switcher's
+// ("auto" is the default source).
+func drbdOfCheck(c config.DRBDCheck) config.DRBD {
+	src := c.Source
+	if src == "auto" {
+		src = replicate.DRBDSourceAuto
+	}
+	return config.DRBD{Resource: c.Resource, Minors: c.Minors, Source: src, Drbdadm: c.Drbdadm, ProcPath: c.ProcPath}
 }

@@ -10,7 +10,7 @@
 // Commands:
 //
 //	run          watch and switch until SIGINT or SIGTERM; serve http.listen; run the
-//	             scheduled syncs (syncs[].every) and lsyncd entries alongside
+//	             scheduled syncs (syncs[].every), lsyncd entries and ddns (ddns.every) alongside
 //	tick         run one round (for cron); exit 0 if the round ran
 //	check        run every check once and print a table (-json); exit 1 if a critical check failed
 //	status       print the state file: active node, nodes, checks, pending switch, events
@@ -19,8 +19,9 @@
 //	version      print the version
 //	sync         run the configured syncs now, with progress: sync [-dry-run] [NAME];
 //	             each run is recorded next to the state file for the checks of type sync
-//	replication  replica status and explicit repairs: replication status [-data] [NAME],
-//	             replication repair NAME STRATEGY (only strategies in allow_repair)
+//	replication  replica status and explicit repairs: replication status [-data] [NAME]
+//	             (MySQL replicas, then the DRBD resources of drbd checks, switchers and
+//	             group steps), replication repair NAME STRATEGY (only strategies in allow_repair)
 //	ddns         point ddns.record at this host's address if it moved; exit 34 when it changed
 //	demo         watch a failover and a failback on loopback, no setup needed
 //	bench        measure: bench failover (on a real named) | bench checks

@@ -12,7 +12,7 @@ import (
 func init() {
 	extraCommands = append(extraCommands, command{
 		name:        "replication",
-		summary:     "replica status and explicit repairs: replication status [-data] [NAME] | repair NAME STRATEGY",
+		summary:     "replica and DRBD status, explicit repairs: replication status [-data] [NAME] | repair NAME STRATEGY",
 		needsConfig: true,
 		run:         cmdReplication,
 	})
@@ -56,18 +56,45 @@ func openMySQL(e *env, s config.MySQLServer, connection string) (*replicate.MySQ
 		Connection: connection, Logger: e.app.log})
 }
 
-// cmdReplicationStatus prints each replica's state; exit 1 when one is
-// not fit to take over (stopped, broken, lagging, unreadable).
+// cmdReplicationStatus prints each replica's state, then each DRBD
+// resource's; exit 1 when one is not fit to take over (stopped, broken,
+// lagging, disconnected, unreadable).
 func cmdReplicationStatus(e *env, args []string) int {
 	fs := newFlags(e, "replication status", "[NAME]")
 	data := fs.Bool("data", false, "also compare the configured tables with the source")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
-	reps, ok := pickReplications(e, fs.Arg(0))
-	if !ok {
+	reps, drbds := e.app.cfg.Replication, drbdEntries(e.app.cfg)
+	if name := fs.Arg(0); name != "" {
+		reps = slices.DeleteFunc(slices.Clone(reps), func(r config.Replication) bool { return r.Name != name })
+		drbds = slices.DeleteFunc(drbds, func(d drbdEntry) bool { return d.conf.Resource != name })
+		if len(reps)+len(drbds) == 0 {
+			fmt.Fprintf(e.stderr, "understudy: no replication named %q and no drbd resource %q in %s\n", name, name, e.configPath)
+			return exitUsage
+		}
+	}
+	if len(reps)+len(drbds) == 0 {
+		fmt.Fprintf(e.stderr, "understudy: %s has no replication entries and no drbd resources\n", e.configPath)
 		return exitUsage
 	}
+	code := exitOK
+	if len(reps) > 0 {
+		code = mysqlStatus(e, reps, *data)
+	}
+	if len(drbds) > 0 {
+		if len(reps) > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		if drbdStatus(e, drbds) != exitOK {
+			code = exitFailure
+		}
+	}
+	return code
+}
+
+// mysqlStatus prints the replicas' table (and the data checks).
+func mysqlStatus(e *env, reps []config.Replication, data bool) int {
 	code := exitOK
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tREPLICA\tIO\tSQL\tLAG\tGTID\tREAD_ONLY\tFIT\tPROBLEM")
@@ -99,7 +126,7 @@ func cmdReplicationStatus(e *env, args []string) int {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\t%s\t%t\t%s\t%s\n", r.Name, r.Replica.Address, st.IORunning, st.SQLRunning, lag,
 			st.Vars.GTIDSlavePos, st.Vars.ReadOnly, fitText, problem)
-		if *data {
+		if data {
 			details = append(details, dataCheck(e, r, m))
 		}
 		m.Close()

@@ -34,7 +34,7 @@ func TestLoadReference(t *testing.T) {
 	master := c.Nodes[0]
 	assert.Equal(t, "10.1.0.1", master.Address.String())
 	assert.Equal(t, 100, master.Priority)
-	require.Len(t, master.Checks, 6)
+	require.Len(t, master.Checks, 7)
 	http := master.Checks[0]
 	assert.Equal(t, "master/http", http.FullName)
 	assert.Equal(t, failover.RoleCritical, http.Role)

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -53,6 +55,46 @@ func TestDRBDConfigBad(t *testing.T) {
 			_, err := Parse("bad.yaml", []byte(y))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+}
+
+// TestDRBDCheckConfig: a check of type drbd loads its settings and
+// refuses a resource drbdadm would misread, an unknown source and a
+// negative max_lag, each at its place in the file.
+func TestDRBDCheckConfig(t *testing.T) {
+	const base = `nodes:
+  - name: debian1
+    address: 192.168.69.14
+    checks:
+      - {name: disk, type: drbd, %s}
+`
+	for _, tc := range []struct {
+		name, fields string
+		want         DRBDCheck
+		wantErr      string
+	}{
+		{"all fields", "resource: repl, minors: [1], source: proc, proc_path: /tmp/drbd, drbdadm: /sbin/drbdadm, max_lag: 1m",
+			DRBDCheck{Resource: "repl", Minors: []int{1}, Source: "proc", ProcPath: "/tmp/drbd", Drbdadm: "/sbin/drbdadm", MaxLag: time.Minute}, ""},
+		{"auto", "resource: repl, source: auto", DRBDCheck{Resource: "repl", Source: "auto"}, ""},
+		{"no resource", "source: proc", DRBDCheck{}, `missing required field "resource"`},
+		{"all resources", "resource: all", DRBDCheck{}, `nodes[0].checks[0].resource: resource name "all" not allowed`},
+		{"option as resource", "resource: --force", DRBDCheck{}, `resource name "--force" not allowed`},
+		{"unknown source", "resource: repl, source: sysfs", DRBDCheck{}, "sysfs"},
+		{"negative max_lag", "resource: repl, max_lag: -1s", DRBDCheck{}, "nodes[0].checks[0].max_lag: must not be negative"},
+		{"negative minor", "resource: repl, minors: [-1]", DRBDCheck{}, "minor -1 is negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("understudy.yaml", []byte(fmt.Sprintf(base, tc.fields)))
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			ch := c.Nodes[0].Checks[0]
+			require.NotNil(t, ch.DRBD)
+			assert.Equal(t, tc.want, *ch.DRBD)
 		})
 	}
 }

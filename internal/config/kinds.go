@@ -27,14 +27,15 @@ type Node struct {
 }
 
 // Check is one health check. Type says which of the kind-specific fields
-// is set: exactly one of TCP, HTTP, MySQL, DNS, Exec, Process, Replication
-// and Sync is non-nil.
+// is set: exactly one of TCP, HTTP, MySQL, DNS, Exec, Process,
+// Replication, Sync and DRBD is non-nil.
 type Check struct {
 	// Pos is where it is written in the file.
 	Pos Pos `yaml:"-"`
 	// Name is unique within its node (or among witness checks).
 	Name string `yaml:"name" cfg:"required,name"`
-	// Type is tcp, http, mysql, dns, exec, process, replication or sync.
+	// Type is tcp, http, mysql, dns, exec, process, replication, sync or
+	// drbd.
 	Type string `yaml:"type" cfg:"required"`
 	// FullName is "node/name" for a node's check and Name for a witness
 	// check; filled in at load.
@@ -60,6 +61,8 @@ type Check struct {
 	// Checks that refer to other sections (checkrefs.go).
 	Replication *ReplicationCheck `yaml:"-"`
 	Sync        *SyncCheck        `yaml:"-"`
+	// A DRBD resource on this host (drbd.go).
+	DRBD *DRBDCheck `yaml:"-"`
 }
 
 // TCPCheck connects to Address and optionally sends Send and expects the
@@ -129,7 +132,7 @@ type ProcessCheck struct {
 }
 
 // Check kinds, in the order they are listed in messages.
-var checkKinds = []string{"tcp", "http", "mysql", "dns", "exec", "process", "replication", "sync"}
+var checkKinds = []string{"tcp", "http", "mysql", "dns", "exec", "process", "replication", "sync", "drbd"}
 
 func (c *Check) noun() string    { return "check" }
 func (c *Check) kinds() []string { return checkKinds }
@@ -153,6 +156,9 @@ func (c *Check) variant(kind string) any {
 	case "process":
 		c.Process = &ProcessCheck{}
 		return c.Process
+	case "drbd":
+		c.DRBD = &DRBDCheck{}
+		return c.DRBD
 	}
 	return c.refVariant(kind)
 }

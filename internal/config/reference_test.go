@@ -76,6 +76,9 @@ func TestReferenceCoversEverything(t *testing.T) {
 	require.Len(t, c.Syncs, 4)
 	assert.Equal(t, "watcher", c.Syncs[3].Tool)
 	assert.Equal(t, 5*time.Minute, c.Syncs[0].Every)
+	disk := c.Nodes[0].Checks[len(c.Nodes[0].Checks)-1]
+	require.NotNil(t, disk.DRBD)
+	assert.Equal(t, DRBDCheck{Resource: "repl", MaxLag: 30 * time.Second}, *disk.DRBD)
 	require.Len(t, c.Replication, 1)
 	assert.Equal(t, "monitor-pw", c.Replication[0].Replica.Password.Reveal())
 	assert.True(t, c.DDNS.IsSet())

@@ -150,6 +150,9 @@ func (d *decoder) validateChecks(checks []Check, path, node string, interval, ch
 				d.errorf(d.at(cpath+"."+key), cpath+"."+key, "must not be negative")
 			}
 		}
+		if c.DRBD != nil {
+			d.validateDRBDCheck(c.DRBD, cpath)
+		}
 		if c.HTTP != nil {
 			for j, code := range c.HTTP.ExpectStatus {
 				if code < 100 || code > 599 {
