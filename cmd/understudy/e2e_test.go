@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/internal/harness/bind"
+	"github.com/understudy-ha/understudy/internal/websvc"
 )
 
 // The test binary doubles as the understudy binary (UNDERSTUDY_E2E_MAIN)
@@ -57,51 +56,20 @@ func switchHelper(dir, node string) int {
 	return 0
 }
 
-// webService is an HTTP service on a fixed loopback address that can die
-// and come back.
-type webService struct {
-	addr string
-	mu   sync.Mutex
-	srv  *http.Server
-}
-
-func startWeb(t *testing.T, ip string) *webService {
+// startWeb starts a stoppable web service on ip, stopped when the test ends.
+func startWeb(t *testing.T, ip string) *websvc.Service {
 	t.Helper()
-	w := &webService{addr: ip + ":0"}
-	require.NoError(t, w.start())
-	t.Cleanup(w.stop)
+	w, err := websvc.Start(ip+":0", "ok")
+	require.NoError(t, err)
+	t.Cleanup(w.Stop)
 	return w
-}
-
-func (w *webService) start() error {
-	ln, err := net.Listen("tcp", w.addr)
-	if err != nil {
-		return err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.addr = ln.Addr().String()
-	w.srv = &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(rw, "ok")
-	}), ReadHeaderTimeout: time.Second}
-	go w.srv.Serve(ln)
-	return nil
-}
-
-func (w *webService) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.srv != nil {
-		w.srv.Close()
-		w.srv = nil
-	}
 }
 
 // e2eSetup is a real named carrying www.example.test, two web services
 // and a configuration for the daemon.
 type e2eSetup struct {
 	ns              *bind.Server
-	primary, backup *webService
+	primary, backup *websvc.Service
 	dir, cfg, state string
 	switchDir       string
 }
@@ -140,7 +108,7 @@ nodes:
       - {name: http, type: http, url: "http://%s/", body_contains: ok}
 switchers:
 %s  - {type: rfc2136, zone: example.test, name: www, ttl: 10s, servers: [%q], tsig_key_file: %s}
-`, s.state, failback, s.primary.addr, s.backup.addr, extra, s.ns.Addr, s.ns.KeyFile)
+`, s.state, failback, s.primary.Addr(), s.backup.Addr(), extra, s.ns.Addr, s.ns.KeyFile)
 	s.cfg = filepath.Join(s.dir, "understudy.yaml")
 	require.NoError(t, os.WriteFile(s.cfg, []byte(cfg), 0o644))
 	return s
@@ -264,7 +232,7 @@ func TestEndToEndFailoverAndFailback(t *testing.T) {
 			require.Equal(t, "127.0.0.1", s.answer())
 			serial := s.ns.Serial(t, "example.test")
 
-			s.primary.stop()
+			s.primary.Stop()
 			// fail_after 3 at 100 ms: about 0.3 s; the bound leaves room
 			// for a loaded CI machine.
 			eventually(t, 10*time.Second, "named answers the backup", func() bool { return s.answer() == "127.0.0.2" })
@@ -272,7 +240,7 @@ func TestEndToEndFailoverAndFailback(t *testing.T) {
 			txt := s.ns.Query(t, "www.example.test.", dns.TypeTXT)
 			require.Len(t, txt.Answer, 1, "the TXT record of the same name survives the switch")
 
-			require.NoError(t, s.primary.start())
+			require.NoError(t, s.primary.Start())
 			switch mode {
 			case "auto":
 				eventually(t, 10*time.Second, "named answers the primary again", func() bool { return s.answer() == "127.0.0.1" })
@@ -307,7 +275,7 @@ func TestEndToEndCrashBetweenIntentAndDone(t *testing.T) {
 	})
 	serial := s.ns.Serial(t, "example.test")
 
-	s.primary.stop()
+	s.primary.Stop()
 	pidFile := filepath.Join(s.switchDir, "helper.pid")
 	eventually(t, 10*time.Second, "the switch to the backup is intended and its first switcher hangs", func() bool {
 		_, err := os.Stat(pidFile)

@@ -2,12 +2,9 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -20,6 +17,7 @@ import (
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/health"
 	"github.com/understudy-ha/understudy/internal/harness/bind"
+	"github.com/understudy-ha/understudy/internal/websvc"
 )
 
 // FailoverOptions tunes [Failover]. Zero values mean the defaults.
@@ -92,27 +90,27 @@ func Failover(ctx context.Context, w io.Writer, o FailoverOptions) error {
 }
 
 func failoverRuns(ctx context.Context, ns *bind.Server, iv time.Duration, o FailoverOptions) ([]float64, error) {
-	primary, err := newService("127.0.0.1:0")
+	primary, err := websvc.Start("127.0.0.1:0", "ok")
 	if err != nil {
 		return nil, err
 	}
-	defer primary.stop()
-	backup, err := newService("127.0.0.2:0")
+	defer primary.Stop()
+	backup, err := websvc.Start("127.0.0.2:0", "ok")
 	if err != nil {
 		return nil, fmt.Errorf("backup service on 127.0.0.2 (Linux answers on all of 127/8): %w", err)
 	}
-	defer backup.stop()
+	defer backup.Stop()
 
 	timeout := iv / 2
 	httpCheck := func(node, addr string) (failover.Check, error) {
 		c, err := health.NewHTTP(health.HTTPConfig{URL: "http://" + addr + "/", Timeout: timeout})
 		return failover.Check{CheckSpec: failover.CheckSpec{Name: node + "/http", Node: node}, Checker: c, Timeout: timeout}, err
 	}
-	pc, err := httpCheck("primary", primary.addr)
+	pc, err := httpCheck("primary", primary.Addr())
 	if err != nil {
 		return nil, err
 	}
-	bc, err := httpCheck("backup", backup.addr)
+	bc, err := httpCheck("backup", backup.Addr())
 	if err != nil {
 		return nil, err
 	}
@@ -173,14 +171,14 @@ func failoverRuns(ctx context.Context, ns *bind.Server, iv time.Duration, o Fail
 		case <-time.After(rand.N(iv)):
 		}
 		start := time.Now()
-		primary.stop()
+		primary.Stop()
 		if err := waitForFast(ctx, settle, func() bool { return answers(ns.Addr, "127.0.0.2") }); err != nil {
 			return nil, fmt.Errorf("run %d: waiting for named to answer the backup: %w", i, err)
 		}
 		d := time.Since(start)
 		ms = append(ms, float64(d.Microseconds())/1000)
 		fmt.Fprintf(o.Progress, "run %d interval=%s failover_ms=%.1f\n", i+1, iv, ms[len(ms)-1])
-		if err := primary.start(); err != nil {
+		if err := primary.Start(); err != nil {
 			return nil, err
 		}
 	}
@@ -236,49 +234,4 @@ func percentile(xs []float64, p float64) float64 {
 	}
 	rank := int(float64(len(s))*p/100+0.5) - 1
 	return s[max(0, min(rank, len(s)-1))]
-}
-
-// service is an HTTP service that can die (listener and connections
-// closed) and come back on the same address.
-type service struct {
-	addr string
-	mu   sync.Mutex
-	srv  *http.Server
-}
-
-func newService(addr string) (*service, error) {
-	s := &service{addr: addr}
-	if err := s.start(); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *service) start() error {
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.addr = ln.Addr().String()
-	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	}), ReadHeaderTimeout: time.Second}
-	srv := s.srv
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintln(os.Stderr, "bench service:", err)
-		}
-	}()
-	return nil
-}
-
-func (s *service) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv != nil {
-		s.srv.Close()
-		s.srv = nil
-	}
 }

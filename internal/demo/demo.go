@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -27,6 +26,7 @@ import (
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/health"
 	"github.com/understudy-ha/understudy/internal/dnsserver"
+	"github.com/understudy-ha/understudy/internal/websvc"
 )
 
 // Options tune the demo. Zero values mean the defaults.
@@ -71,16 +71,16 @@ func Run(ctx context.Context, w io.Writer, o Options) (Result, error) {
 	}
 	var res Result
 
-	primary, err := startWeb(primaryIP+":0", "primary")
+	primary, err := websvc.Start(primaryIP+":0", "hello from the primary")
 	if err != nil {
 		return res, err
 	}
-	defer primary.stop()
-	backup, err := startWeb(backupIP+":0", "backup")
+	defer primary.Stop()
+	backup, err := websvc.Start(backupIP+":0", "hello from the backup")
 	if err != nil {
 		return res, fmt.Errorf("backup web service on %s (Linux answers on all of 127.0.0.0/8): %w", backupIP, err)
 	}
-	defer backup.stop()
+	defer backup.Stop()
 
 	secret := make([]byte, 32)
 	rand.Read(secret)
@@ -110,13 +110,17 @@ func Run(ctx context.Context, w io.Writer, o Options) (Result, error) {
 	}
 	timeout := o.Interval / 2
 	var checks []failover.Check
-	for _, web := range []*web{primary, backup} {
-		c, err := health.NewHTTP(health.HTTPConfig{URL: "http://" + web.addr + "/", Timeout: timeout, BodyContains: "hello"})
+	for _, n := range []struct {
+		node string
+		web  *websvc.Service
+	}{{"primary", primary}, {"backup", backup}} {
+		node, web := n.node, n.web
+		c, err := health.NewHTTP(health.HTTPConfig{URL: "http://" + web.Addr() + "/", Timeout: timeout, BodyContains: "hello"})
 		if err != nil {
 			return res, err
 		}
 		checks = append(checks, failover.Check{
-			CheckSpec: failover.CheckSpec{Name: web.node + "/http", Node: web.node, Role: failover.RoleCritical},
+			CheckSpec: failover.CheckSpec{Name: node + "/http", Node: node, Role: failover.RoleCritical},
 			Checker:   c, Timeout: timeout,
 		})
 	}
@@ -187,7 +191,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (Result, error) {
 		case healthy:
 			if quiet++; quiet >= o.Settle {
 				p.banner("stopping the primary's web service")
-				primary.stop()
+				primary.Stop()
 				brokeAt, ph = time.Now(), broken
 			}
 		case broken:
@@ -198,7 +202,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (Result, error) {
 		case onBackup:
 			if quiet++; quiet >= o.Settle {
 				p.banner("starting the primary's web service again")
-				if err := primary.start(); err != nil {
+				if err := primary.Start(); err != nil {
 					return res, err
 				}
 				repairedAt, ph = time.Now(), repaired
@@ -245,48 +249,6 @@ func lookup(server string) string {
 func hostOf(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
 func portOf(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
 
-// web is a tiny web service that can be stopped and started again on the
-// same address.
-type web struct {
-	node string
-	addr string
-	mu   sync.Mutex
-	srv  *http.Server
-}
-
-func startWeb(addr, node string) (*web, error) {
-	s := &web{node: node, addr: addr}
-	return s, s.start()
-}
-
-func (s *web) start() error {
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.addr = ln.Addr().String()
-	node := s.node
-	s.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			fmt.Fprintf(w, "hello from the %s\n", node)
-		}),
-		ReadHeaderTimeout: time.Second,
-	}
-	go s.srv.Serve(ln)
-	return nil
-}
-
-func (s *web) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv != nil {
-		s.srv.Close()
-		s.srv = nil
-	}
-}
-
 // printer writes the timeline.
 type printer struct {
 	w     io.Writer
@@ -297,11 +259,11 @@ func (p *printer) line(format string, args ...any) {
 	fmt.Fprintf(p.w, format+"\n", args...)
 }
 
-func (p *printer) header(primary, backup *web, dnsAddr string, iv time.Duration) {
+func (p *printer) header(primary, backup *websvc.Service, dnsAddr string, iv time.Duration) {
 	p.line("Understudy demo: www.demo.test fails over between two web services, and back.")
 	p.line("")
-	p.line("  primary  http://%s/   www.demo.test A %s", primary.addr, primaryIP)
-	p.line("  backup   http://%s/   www.demo.test A %s", backup.addr, backupIP)
+	p.line("  primary  http://%s/   www.demo.test A %s", primary.Addr(), primaryIP)
+	p.line("  backup   http://%s/   www.demo.test A %s", backup.Addr(), backupIP)
 	p.line("  DNS      %s, an embedded authoritative server for demo.test, updated by RFC 2136 + TSIG", dnsAddr)
 	p.line("           watch it:  dig @%s -p %s www.demo.test +short", hostOf(dnsAddr), portOf(dnsAddr))
 	p.line("  policy   a check is down after 3 failures in a row, up after 2 successes; a round every %s;", iv)
