@@ -75,6 +75,10 @@ type Config struct {
 	Replication []Replication `yaml:"replication"`
 	// DDNS is the optional dynamic DNS updater (see libdns.go).
 	DDNS DDNS `yaml:"ddns"`
+	// VRRP lists native VRRP speakers run by `understudy run`, and
+	// Keepalived is a generated and supervised keepalived (vrrp.go).
+	VRRP       []VRRP     `yaml:"vrrp"`
+	Keepalived Keepalived `yaml:"keepalived"`
 	// Warnings are problems that do not stop the configuration from
 	// loading (a world-readable secret file), formatted like errors.
 	Warnings []string `yaml:"-"`

@@ -59,7 +59,7 @@ func TestLoadReference(t *testing.T) {
 	assert.Equal(t, "internet", c.Witness[0].FullName)
 	assert.Equal(t, failover.RoleWitness, c.Witness[0].Role)
 
-	require.Len(t, c.Switchers, 10) // rfc2136, zonefile, exec, then one of each other type
+	require.Len(t, c.Switchers, 12) // rfc2136, zonefile, exec, then one of each other type
 	r := c.Switchers[0].RFC2136
 	require.NotNil(t, r)
 	assert.Equal(t, "test.ru.", r.Zone)

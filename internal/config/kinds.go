@@ -183,6 +183,9 @@ type Switcher struct {
 	Group        *GroupSwitcher        `yaml:"-"`
 	// DRBD promotion (drbd.go).
 	DRBD *DRBD `yaml:"-"`
+	// VRRP steering: the native speaker and keepalived (vrrp.go).
+	VRRP            *VRRPSwitcher            `yaml:"-"`
+	KeepalivedTrack *KeepalivedTrackSwitcher `yaml:"-"`
 }
 
 // RFC2136Switcher updates a record by DNS UPDATE, signed with TSIG when
@@ -224,7 +227,7 @@ type ExecSwitcher struct {
 	Command []string `yaml:"command" cfg:"required,argv"`
 }
 
-var switcherKinds = []string{"rfc2136", "zonefile", "exec", "libdns", "do_reserved_ip", "vip", "group", "drbd"}
+var switcherKinds = []string{"rfc2136", "zonefile", "exec", "libdns", "do_reserved_ip", "vip", "group", "drbd", "vrrp", "keepalived_track"}
 
 func (s *Switcher) noun() string    { return "switcher" }
 func (s *Switcher) kinds() []string { return switcherKinds }
@@ -245,6 +248,8 @@ func (s *Switcher) variant(kind string) any {
 	case "drbd":
 		s.DRBD = &DRBD{}
 		return s.DRBD
+	case "vrrp", "keepalived_track":
+		return s.vrrpVariant(kind)
 	}
 	return s.ippoolVariant(kind)
 }

@@ -80,6 +80,7 @@ func (d *decoder) validate(c *Config) {
 	for i := range c.Switchers {
 		d.validateSwitcher(&c.Switchers[i], fmt.Sprintf("switchers[%d]", i))
 	}
+	d.validateVRRP(c)
 	for i := range c.Notify {
 		d.validateNotifier(&c.Notify[i], fmt.Sprintf("notify[%d]", i))
 	}
