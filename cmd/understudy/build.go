@@ -10,6 +10,7 @@ import (
 
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/failover"
+	"github.com/understudy-ha/understudy/failover/failovermetrics"
 	"github.com/understudy-ha/understudy/failover/notify"
 	"github.com/understudy-ha/understudy/health"
 	"github.com/understudy-ha/understudy/internal/cmdrun"
@@ -20,6 +21,9 @@ import (
 type app struct {
 	cfg *config.Config
 	log *slog.Logger
+	// events counts the events of the arbiter this process builds, for
+	// GET /metrics (metrics.go).
+	events *failovermetrics.Events
 }
 
 // loadApp loads the configuration, prints its warnings and builds the
@@ -37,7 +41,7 @@ func loadApp(path string, stderr io.Writer) (*app, error) {
 	for _, name := range cfg.SecretEnv {
 		os.Unsetenv(name)
 	}
-	return &app{cfg: cfg, log: newLogger(cfg.Log, stderr)}, nil
+	return &app{cfg: cfg, log: newLogger(cfg.Log, stderr), events: failovermetrics.NewEvents()}, nil
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -57,6 +61,8 @@ type deps struct {
 	// cfg is the whole configuration, for entries that refer to other
 	// sections (set by buildArbiter).
 	cfg *config.Config
+	// onEvent, if set, is chained into the arbiter's OnEvent.
+	onEvent func(failover.Event)
 }
 
 // The name → constructor tables that turn configuration entries into
@@ -107,6 +113,7 @@ func buildArbiter(cfg *config.Config, d deps) (*failover.Arbiter, error) {
 		SwitchBackoff: cfg.Switch.Backoff,
 		Logger:        d.log,
 	}
+	fc.OnEvent = failovermetrics.Chain(fc.OnEvent, d.onEvent)
 	fc.Policy.Checks = nil // New fills it from fc.Checks
 	for _, ch := range cfg.Checks() {
 		c, err := checkBuilders[ch.Type](ch, d)

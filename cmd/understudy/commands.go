@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/understudy-ha/understudy/failover"
+	"github.com/understudy-ha/understudy/failover/failovermetrics"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -65,7 +66,7 @@ func requireState(e *env) bool {
 
 // arbiter builds the arbiter, printing why when it cannot.
 func (e *env) arbiter() *failover.Arbiter {
-	a, err := buildArbiter(e.app.cfg, deps{log: e.app.log})
+	a, err := buildArbiter(e.app.cfg, deps{log: e.app.log, onEvent: e.app.events.Observe})
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return nil
@@ -290,7 +291,7 @@ func cmdRun(e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "understudy run: status endpoint: %v\n", err)
 			return exitFailure
 		}
-		srv = &http.Server{Handler: statusHandler(a, cfg.Interval), ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: statusHandler(a, cfg.Interval, e.app.events), ReadHeaderTimeout: 5 * time.Second}
 		log.Info("status endpoint listening", "addr", ln.Addr().String())
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -337,10 +338,12 @@ func cmdRun(e *env, args []string) int {
 }
 
 // statusHandler serves GET /status (the snapshot as JSON: names,
-// addresses, counters, events, never a secret) and GET /healthz (200 while
-// rounds run on time, 503 otherwise).
-func statusHandler(a *failover.Arbiter, interval time.Duration) http.Handler {
+// addresses, counters, events, never a secret), GET /healthz (200 while
+// rounds run on time, 503 otherwise) and GET /metrics (Prometheus,
+// metrics.go).
+func statusHandler(a *failover.Arbiter, interval time.Duration, events *failovermetrics.Events) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler(a, events))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
