@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/understudy-ha/understudy/internal/mysqlconn"
 )
 
 // DefaultMySQLTimeout bounds a MySQL check when MySQLConfig.Timeout is
@@ -99,19 +101,12 @@ func NewMySQL(cfg MySQLConfig) (*MySQL, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	// The configuration is built field by field, never as a DSN string,
-	// so no DSN holding the password exists to be echoed.
-	dc := mysql.NewConfig()
-	dc.User = cfg.User
-	dc.Passwd = cfg.Password
-	dc.Net = "tcp"
-	dc.Addr = cfg.Address
-	dc.DBName = cfg.Database
-	dc.TLSConfig = cfg.TLS
-	dc.TLS = cfg.TLSConfig
-	dc.DialFunc = cfg.Dial
-	dc.Logger = driverLogger{log: cfg.Logger, target: cfg.Address}
-	connector, err := mysql.NewConnector(dc)
+	// The connection is bounded by Check's context, not by a dial timeout.
+	connector, err := mysqlconn.NewConnector(mysqlconn.Config{
+		Address: cfg.Address, User: cfg.User, Password: cfg.Password, Database: cfg.Database,
+		TLS: cfg.TLS, TLSConfig: cfg.TLSConfig, Dial: cfg.Dial,
+		Logger: driverLogger{log: cfg.Logger, target: cfg.Address},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("health: mysql %s: %w", cfg.Address, err)
 	}

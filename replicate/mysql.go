@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/understudy-ha/understudy/internal/mysqlconn"
 )
 
 // DefaultMySQLTimeout bounds each status read when MySQLConfig.Timeout is
@@ -82,18 +84,10 @@ func NewMySQL(cfg MySQLConfig) (*MySQL, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultMySQLTimeout
 	}
-	// Built field by field, never as a DSN string holding the password.
-	dc := mysql.NewConfig()
-	dc.User = cfg.User
-	dc.Passwd = cfg.Password
-	dc.Net = "tcp"
-	dc.Addr = cfg.Address
-	dc.TLSConfig = cfg.TLS
-	dc.TLS = cfg.TLSConfig
-	dc.DialFunc = cfg.Dial
-	dc.Timeout = cfg.Timeout
-	dc.Logger = &mysql.NopLogger{}
-	connector, err := mysql.NewConnector(dc)
+	connector, err := mysqlconn.NewConnector(mysqlconn.Config{
+		Address: cfg.Address, User: cfg.User, Password: cfg.Password,
+		TLS: cfg.TLS, TLSConfig: cfg.TLSConfig, Dial: cfg.Dial, Timeout: cfg.Timeout,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("replicate: mysql %s: %w", cfg.Address, err)
 	}
