@@ -24,6 +24,9 @@ type app struct {
 	// events counts the events of the arbiter this process builds, for
 	// GET /metrics (metrics.go).
 	events *failovermetrics.Events
+	// floating are the VRRP speakers and keepalived `run` runs
+	// (build_vrrp.go); nil in the other commands.
+	floating *floating
 }
 
 // loadApp loads the configuration, prints its warnings and builds the
@@ -63,6 +66,9 @@ type deps struct {
 	cfg *config.Config
 	// onEvent, if set, is chained into the arbiter's OnEvent.
 	onEvent func(failover.Event)
+	// floating holds the running VRRP speakers vrrp switchers steer
+	// (nil outside `run`).
+	floating *floating
 }
 
 // The name → constructor tables that turn configuration entries into
@@ -90,6 +96,9 @@ var (
 		"vip":            buildVIP,
 		"group":          buildGroup,
 		"drbd":           buildDRBDSwitcher, // build_drbd.go
+		// VRRP steering: build_vrrp.go
+		"vrrp":             buildVRRPSwitcher,
+		"keepalived_track": buildKeepalivedTrack,
 	}
 	notifierBuilders = map[string]func(config.Notifier, deps) (failover.Notifier, error){
 		"mail":    buildMail,

@@ -41,12 +41,16 @@ func cmdVersion(e *env, args []string) int {
 // every problem with its place in the file.
 func cmdValidate(e *env, args []string) int {
 	fs := newFlags(e, "validate", "")
+	kaConf := fs.String("keepalived-conf", "", "also write the generated keepalived.conf to `file`")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
 	a, err := loadApp(e.configPath, e.stderr)
 	if err == nil {
 		_, err = buildArbiter(a.cfg, deps{log: a.log})
+	}
+	if err == nil {
+		err = validateFloating(e.ctx, a.cfg, *kaConf, deps{log: a.log}) // build_vrrp.go
 	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
@@ -66,7 +70,7 @@ func requireState(e *env) bool {
 
 // arbiter builds the arbiter, printing why when it cannot.
 func (e *env) arbiter() *failover.Arbiter {
-	a, err := buildArbiter(e.app.cfg, deps{log: e.app.log, onEvent: e.app.events.Observe})
+	a, err := buildArbiter(e.app.cfg, deps{log: e.app.log, onEvent: e.app.events.Observe, floating: e.app.floating})
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return nil
@@ -149,8 +153,17 @@ type checkRow struct {
 func cmdCheck(e *env, args []string) int {
 	fs := newFlags(e, "check", "")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	node := fs.String("node", "", "run only this `node`'s checks (keepalived's track script)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
+	}
+	if *node != "" {
+		cfg, err := restrictToNode(e.app.cfg, *node) // keepalived.go
+		if err != nil {
+			fmt.Fprintln(e.stderr, err)
+			return exitUsage
+		}
+		e.app.cfg = cfg
 	}
 	a := e.arbiter()
 	if a == nil {
@@ -275,6 +288,12 @@ func cmdRun(e *env, args []string) int {
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
+	fl, err := newFloating(e.app.cfg, deps{log: e.app.log}) // build_vrrp.go
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return exitUsage
+	}
+	e.app.floating = fl
 	a := e.arbiter()
 	if a == nil {
 		return exitUsage
@@ -322,14 +341,17 @@ func cmdRun(e *env, args []string) int {
 		return exitUsage
 	}
 	log.Info("understudy running", "nodes", len(cfg.Nodes), "checks", len(cfg.Checks()), "syncs", len(cfg.Syncs), "interval", cfg.Interval)
-	err = a.Run(e.ctx)
+	// The VRRP speakers and keepalived hold the floating addresses; a
+	// failing one stops the daemon, and they resign on the way out.
+	err = a.Run(fl.start(e.ctx))
+	ferr := fl.stop()
 	stopSyncs()
 	waitSyncs()
 	waitDDNS()
 	if srv != nil {
 		srv.Close()
 	}
-	if err != nil {
+	if err = errors.Join(err, ferr); err != nil {
 		fmt.Fprintf(e.stderr, "understudy run: %v\n", err)
 		return exitFailure
 	}

@@ -11,11 +11,16 @@
 //
 //	run          watch and switch until SIGINT or SIGTERM; serve http.listen; run the
 //	             scheduled syncs (syncs[].every), lsyncd entries and ddns (ddns.every) alongside
+//	             and the VRRP speakers (vrrp:) and keepalived (keepalived:), which resign on exit
 //	tick         run one round (for cron); exit 0 if the round ran
 //	check        run every check once and print a table (-json); exit 1 if a critical check failed
+//	             (-node NAME: only that node's checks, keepalived's track script)
 //	status       print the state file: active node, nodes, checks, pending switch, events
 //	switch       switch to a node by hand, through the arbiter's rules (-force to override)
 //	validate     load the configuration and build everything; exit 2 if invalid
+//	             (renders keepalived.conf, -keepalived-conf FILE, and runs keepalived --config-test)
+//	notify       keepalived's notify_master callback: notify master runs keepalived.notify_master's
+//	             switchers toward keepalived.self (notify_tries tries, notify_delay apart)
 //	version      print the version
 //	sync         run the configured syncs now, with progress: sync [-dry-run] [NAME];
 //	             each run is recorded next to the state file for the checks of type sync
