@@ -16,18 +16,16 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/internal/cmdrun"
+	"github.com/understudy-ha/understudy/internal/harness/proc"
 	"github.com/understudy-ha/understudy/internal/testenv"
 )
 
@@ -69,9 +67,7 @@ type Server struct {
 	rndc     string
 	rndcConf string
 	zones    map[string]string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	stopOnce sync.Once
+	proc     *proc.Process
 }
 
 // DefaultZone returns the zone file Start uses when Content is empty.
@@ -230,17 +226,11 @@ func (s *Server) start(named, confFile, zone string) (bool, string, error) {
 		return false, "", err
 	}
 	defer logf.Close()
-	// named is a daemon that runs for the whole test, which cmdrun (run
-	// to completion) does not model: os/exec directly, argv only.
-	cmd := exec.Command(named, "-g", "-n", "1", "-c", confFile)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return false, "", fmt.Errorf("start named: %w", err)
+	p, err := proc.Start(logf, named, "-g", "-n", "1", "-c", confFile)
+	if err != nil {
+		return false, "", err
 	}
-	s.cmd = cmd
-	s.done = make(chan struct{})
-	s.stopOnce = sync.Once{}
-	go func() { cmd.Wait(); close(s.done) }()
+	s.proc = p
 
 	c := &dns.Client{Net: "udp", Timeout: 200 * time.Millisecond}
 	m := new(dns.Msg)
@@ -254,7 +244,7 @@ func (s *Server) start(named, confFile, zone string) (bool, string, error) {
 			return true, "", nil
 		}
 		select {
-		case <-s.done:
+		case <-p.Exited():
 			return false, s.Log(), nil
 		case <-deadline.C:
 			s.Stop()
@@ -268,15 +258,9 @@ func (s *Server) start(named, confFile, zone string) (bool, string, error) {
 // it after 10 s. It is safe to call more than once; Start registers it
 // with t.Cleanup.
 func (s *Server) Stop() {
-	s.stopOnce.Do(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
+	if s.proc != nil {
+		s.proc.Stop(10 * time.Second)
+	}
 }
 
 // Log returns what named printed so far.

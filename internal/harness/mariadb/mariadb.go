@@ -15,19 +15,18 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/understudy-ha/understudy/internal/cmdrun"
+	"github.com/understudy-ha/understudy/internal/harness/proc"
 	"github.com/understudy-ha/understudy/internal/testenv"
 )
 
@@ -85,16 +84,8 @@ type Server struct {
 	PID int
 
 	mariadbd string
-	mu       sync.Mutex // guards proc across Restart
-	proc     *process
-}
-
-// process is one run of mariadbd; Restart makes a new one.
-type process struct {
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed when cmd.Wait returned
-	stopOnce sync.Once
-	stopErr  error
+	mu       sync.Mutex    // guards proc across Restart
+	proc     *proc.Process // the current run; Restart makes a new one
 }
 
 // Start runs mariadb-install-db and mariadbd and waits until the server
@@ -123,7 +114,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 
 	var lastErr error
 	for attempt := 0; attempt < bindAttempts; attempt++ {
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			t.Fatalf("mariadb harness: pick a port: %v", err)
 		}
@@ -155,15 +146,6 @@ func Start(t testing.TB, opts ...Option) *Server {
 
 // errBind marks a start that failed because the port was taken.
 var errBind = errors.New("port already in use")
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 func (s *Server) cnf(cfg config) string {
 	runAs := "root"
@@ -219,9 +201,7 @@ func (s *Server) installDB(t testing.TB, installDB string) {
 	}
 }
 
-// start runs mariadbd and polls until it answers. A daemon does not fit
-// cmdrun's run-to-completion model, so it is started with os/exec
-// directly: argv only, no shell.
+// start runs mariadbd and polls until it answers.
 func (s *Server) start(t testing.TB, mariadbd string) error {
 	t.Helper()
 	out, err := os.OpenFile(filepath.Join(s.Dir, "mariadbd.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -229,20 +209,14 @@ func (s *Server) start(t testing.TB, mariadbd string) error {
 		return err
 	}
 	defer out.Close()
-	cmd := exec.Command(mariadbd, "--defaults-file="+s.CnfPath)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start mariadbd: %w", err)
+	p, err := proc.Start(out, mariadbd, "--defaults-file="+s.CnfPath)
+	if err != nil {
+		return err
 	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
 	s.mu.Lock()
 	s.mariadbd = mariadbd
-	s.proc = &process{cmd: cmd, exited: exited}
-	s.PID = cmd.Process.Pid
+	s.proc = p
+	s.PID = p.PID()
 	s.mu.Unlock()
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
@@ -261,12 +235,12 @@ func (s *Server) start(t testing.TB, mariadbd string) error {
 			return nil
 		}
 		select {
-		case <-exited:
+		case <-p.Exited():
 			log := s.logTail()
 			if strings.Contains(log, "Bind on TCP/IP port") || strings.Contains(log, "Address already in use") {
 				return fmt.Errorf("mariadbd on %s: %w", s.Addr, errBind)
 			}
-			return fmt.Errorf("mariadbd on %s exited before answering (%v); log:\n%s", s.Addr, cmd.ProcessState, log)
+			return fmt.Errorf("mariadbd on %s exited before answering (%v); log:\n%s", s.Addr, p.State(), log)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -296,26 +270,10 @@ func (s *Server) stop() error {
 	s.mu.Lock()
 	p := s.proc
 	s.mu.Unlock()
-	p.stopOnce.Do(func() {
-		select {
-		case <-p.exited:
-			return
-		default:
-		}
-		pid := p.cmd.Process.Pid
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			p.stopErr = fmt.Errorf("SIGTERM mariadbd pid %d: %w", pid, err)
-			return
-		}
-		select {
-		case <-p.exited:
-		case <-time.After(StopTimeout):
-			p.cmd.Process.Kill()
-			<-p.exited
-			p.stopErr = fmt.Errorf("mariadbd pid %d ignored SIGTERM for %v; killed", pid, StopTimeout)
-		}
-	})
-	return p.stopErr
+	if err := p.Stop(StopTimeout); err != nil {
+		return fmt.Errorf("mariadbd: %w", err)
+	}
+	return nil
 }
 
 // Restart starts mariadbd again on the same datadir and port after Stop
@@ -336,7 +294,7 @@ func (s *Server) Restart(t testing.TB) {
 func (s *Server) Exited() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.proc.exited
+	return s.proc.Exited()
 }
 
 // RootConfig returns a driver configuration for root over TCP (no

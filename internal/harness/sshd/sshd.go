@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/understudy-ha/understudy/internal/harness/proc"
 	"github.com/understudy-ha/understudy/internal/testenv"
 	"github.com/understudy-ha/understudy/syncer"
 )
@@ -43,9 +44,8 @@ type Server struct {
 	// KnownHosts pins the server's host key for [127.0.0.1]:Port.
 	KnownHosts string
 
-	cmd      *exec.Cmd
+	proc     *proc.Process
 	logFile  string
-	done     chan struct{}
 	stopOnce sync.Once
 }
 
@@ -115,7 +115,7 @@ func Launch(ctx context.Context, dir string) (*Server, error) {
 	}
 	var lastErr error
 	for range 5 { // the free port may be taken between probe and bind
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -172,14 +172,12 @@ LogLevel VERBOSE
 		return false, err
 	}
 	defer log.Close()
-	// Not CommandContext: the server outlives Launch's ctx until Stop.
-	cmd := exec.Command(sshd, "-D", "-e", "-f", conf)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	// The server outlives Launch's ctx until Stop.
+	p, err := proc.Start(log, sshd, "-D", "-e", "-f", conf)
+	if err != nil {
 		return false, fmt.Errorf("sshd: %w", err)
 	}
-	s.cmd, s.done = cmd, make(chan struct{})
-	go func() { cmd.Wait(); close(s.done) }()
+	s.proc = p
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", s.Addr, time.Second)
@@ -188,7 +186,7 @@ LogLevel VERBOSE
 			return false, nil
 		}
 		select {
-		case <-s.done:
+		case <-p.Exited():
 			return true, fmt.Errorf("sshd exited at start on %s: %s", s.Addr, s.Log())
 		case <-ctx.Done():
 			s.Stop()
@@ -232,20 +230,20 @@ func (s *Server) ForeignKnownHosts(dir string) (string, error) {
 // Sessions returns the PIDs of the server's child processes: one or two
 // per open connection, including connections still closing.
 func (s *Server) Sessions() ([]int, error) {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.proc == nil {
 		return nil, errors.New("sshd: not started")
 	}
-	return descendants(s.cmd.Process.Pid)
+	return descendants(s.proc.PID())
 }
 
 // DropSessions kills every process the server forked (the per-connection
 // sshd and what it runs), so that open connections die mid-transfer
 // while the server keeps listening. It returns how many it killed.
 func (s *Server) DropSessions() (int, error) {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.proc == nil {
 		return 0, errors.New("sshd: not started")
 	}
-	pids, err := descendants(s.cmd.Process.Pid)
+	pids, err := descendants(s.proc.PID())
 	if err != nil {
 		return 0, err
 	}
@@ -261,17 +259,11 @@ func (s *Server) DropSessions() (int, error) {
 // Stop kills the sessions, then the server, and waits for it.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
-		if s.cmd == nil || s.cmd.Process == nil {
+		if s.proc == nil {
 			return
 		}
 		s.DropSessions()
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(5 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.done
-		}
+		s.proc.Stop(5 * time.Second)
 	})
 }
 
@@ -321,13 +313,4 @@ func descendants(pid int) ([]int, error) {
 		}
 	}
 	return out, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
