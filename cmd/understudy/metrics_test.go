@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRunMetrics starts the daemon as TestRun does (status endpoint on a
+// free loopback port, found in the JSON log) and scrapes GET /metrics
+// once the first round has run.
+func TestRunMetrics(t *testing.T) {
+	srv := upServer(t)
+	down := closedPort(t)
+	cfg := strings.Replace(twoNodes(srv.URL+"/", down, `http: {listen: "127.0.0.1:0"}`+"\n"), "log: {level: warn}", "log: {format: json, level: info}", 1)
+	cfgPath := writeConfig(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-c", cfgPath, "run"}, &stdout, &stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			assert.Equal(t, exitOK, code, stderr.String())
+		case <-time.After(10 * time.Second):
+			t.Error("run did not return after its context ended")
+		}
+	})
+
+	addr := ""
+	listening := regexp.MustCompile(`"msg":"status endpoint listening","addr":"([^"]+)"`)
+	require.Eventually(t, func() bool {
+		m := listening.FindStringSubmatch(stderr.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "no listening line")
+
+	// The first round converges on a: wait until the scrape shows it.
+	var body, contentType string
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return false
+		}
+		body, contentType = string(b), resp.Header.Get("Content-Type")
+		return strings.Contains(body, "understudy_switches_total{to=\"a\"} 1\n")
+	}, 10*time.Second, 20*time.Millisecond, "the first round's switch never showed in /metrics")
+
+	assert.True(t, strings.HasPrefix(contentType, "text/plain"), "content type %q", contentType)
+	for _, line := range []string{
+		`understudy_node_active{node="a"} 1`,
+		`understudy_node_active{node="b"} 0`,
+		`understudy_node_up{node="a"} 1`,
+		`understudy_check_up{check="a/web",node="a",role="critical"} 1`,
+		`understudy_events_total{kind="switch_done"} 1`,
+		`understudy_switch_failures_total 0`,
+		`understudy_switch_pending 0`,
+		`understudy_isolated 0`,
+	} {
+		assert.Contains(t, body, line+"\n")
+	}
+	for _, re := range []string{
+		`(?m)^understudy_check_consecutive_failures\{check="b/web",node="b",role="critical"\} [1-9]$`,
+		`(?m)^understudy_check_latency_seconds\{check="a/ssh",node="a",role="notify"\} \S+$`,
+		`(?m)^understudy_last_round_timestamp_seconds [1-9]`,
+		`(?m)^go_goroutines \d+$`,
+		`(?m)^process_start_time_seconds \S+$`,
+	} {
+		assert.Regexp(t, re, body)
+	}
+	// Names only: no address of a node or of a check's target.
+	assert.NotContains(t, body, "127.0.0.2")
+	assert.NotContains(t, body, down)
+}
