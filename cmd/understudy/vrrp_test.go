@@ -216,3 +216,68 @@ switchers:
 	assert.Contains(t, d.output(), "to=master")
 	eventually(t, 10*time.Second, "the peer takes over", func() bool { return peer.State() == ippool.VRRPMaster && has(1) })
 }
+
+// TestCheckNode: check -node runs only that node's checks.
+func TestCheckNode(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "understudy.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`nodes:
+  - name: a
+    address: 10.77.0.1
+    checks: [{name: ok, type: exec, command: [/bin/true]}]
+  - name: b
+    address: 10.77.0.2
+    checks: [{name: down, type: exec, command: [/bin/false]}]
+`), 0o644))
+	for _, c := range []struct {
+		args []string
+		code int
+	}{{nil, exitFailure}, {[]string{"-node", "a"}, exitOK}, {[]string{"-node", "b"}, exitFailure}, {[]string{"-node", "z"}, exitUsage}} {
+		t.Run(strings.Join(append([]string{"check"}, c.args...), " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), append([]string{"-c", cfg, "check"}, c.args...), &stdout, &stderr)
+			assert.Equal(t, c.code, code, stdout.String()+stderr.String())
+			if len(c.args) > 0 && c.code != exitUsage {
+				assert.NotContains(t, stdout.String(), map[string]string{"a": "down", "b": " ok "}[c.args[1]])
+			}
+		})
+	}
+}
+
+// TestVRRPSwitcherOutsideRun: tick and switch do not run the speaker,
+// so its switcher fails instead of pretending.
+func TestVRRPSwitcherOutsideRun(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "understudy.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`state_file: state.json
+nodes:
+  - {name: a, address: 10.77.0.1}
+  - {name: b, address: 10.77.0.2}
+vrrp:
+  - {name: v, self: a, interface: veth0, vrid: 1, virtual_addresses: [10.77.0.100/24]}
+switchers:
+  - {type: vrrp, vrrp: v}
+switch: {retries: 1}
+`), 0o644))
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-c", cfg, "switch", "-force", "b"}, &stdout, &stderr)
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, stderr.String(), "runs inside")
+}
+
+// TestRunStopsWhenASpeakerCannotStart: a speaker on an interface that
+// does not exist stops the daemon with exit status 1.
+func TestRunStopsWhenASpeakerCannotStart(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "understudy.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`nodes:
+  - {name: a, address: 10.77.0.1}
+vrrp:
+  - {name: v, self: a, interface: nosuch0, vrid: 1, virtual_addresses: [10.77.0.100/24]}
+`), 0o644))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"-c", cfg, "run"}, &stdout, &stderr)
+	assert.Equal(t, exitFailure, code)
+	assert.NoError(t, ctx.Err(), "stopped by the failure, not by the test's deadline")
+	assert.Contains(t, stderr.String(), "vrrp v")
+	assert.Contains(t, stderr.String(), "nosuch0")
+}
