@@ -38,6 +38,11 @@
 // not be carried out; understudy_switch_pending stays 1 while one is
 // being retried.
 //
+// The counters move as each event happens, the gauges when the round
+// that caused it ends (Snapshot is taken at the end of a round), so a
+// scrape in the middle of a round may see a switch counted before
+// understudy_node_active shows it.
+//
 // Both collectors are safe for concurrent use: scrapes may run while the
 // arbiter runs its rounds.
 package failovermetrics
