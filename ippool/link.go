@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
-	"strings"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/understudy-ha/understudy/internal/nsthread"
 )
 
 // Link is one network interface, in the current network namespace or in
@@ -71,17 +71,9 @@ func OpenLink(ns, name string) (*Link, error) {
 }
 
 func openNS(ns string) (netns.NsHandle, error) {
-	var (
-		h   netns.NsHandle
-		err error
-	)
-	if strings.Contains(ns, "/") {
-		h, err = netns.GetFromPath(ns)
-	} else {
-		h, err = netns.GetFromName(ns)
-	}
+	h, err := nsthread.Open(ns)
 	if err != nil {
-		return h, fmt.Errorf("ippool: open network namespace %s: %w", ns, err)
+		return h, fmt.Errorf("ippool: %w", err)
 	}
 	return h, nil
 }
@@ -221,10 +213,8 @@ func (l *Link) packetSocket(proto uint16) (int, error) {
 	return fd, nil
 }
 
-// inNS runs f on an OS thread inside namespace ns ("" runs it here). f
-// runs on a goroutine of its own whose thread is locked, so if the thread
-// cannot be moved back it dies with that goroutine instead of serving
-// other code in the wrong namespace.
+// inNS runs f on an OS thread inside namespace ns ("" runs it here); see
+// nsthread.Run. A refused entry names CAP_SYS_ADMIN.
 func inNS(ns string, f func() error) error {
 	if ns == "" {
 		return f()
@@ -234,30 +224,12 @@ func inNS(ns string, f func() error) error {
 		return err
 	}
 	defer target.Close()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("ippool: current network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			done <- sysErr("enter "+nsName(ns), "CAP_SYS_ADMIN", err)
-			return
-		}
-		ferr := f()
-		if err := netns.Set(orig); err != nil {
-			done <- errors.Join(ferr, fmt.Errorf("ippool: leave %s: %w", nsName(ns), err))
-			return // the thread stays locked and exits with this goroutine
-		}
-		runtime.UnlockOSThread()
-		done <- ferr
-	}()
-	return <-done
+	err = nsthread.Run(target, ns, f)
+	var e *nsthread.Error
+	if errors.As(err, &e) && e.Step == nsthread.Enter {
+		return sysErr("enter "+nsName(ns), "CAP_SYS_ADMIN", e.Err)
+	}
+	return err
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }

@@ -8,13 +8,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"time"
 
-	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/understudy-ha/understudy/internal/cmdrun"
+	"github.com/understudy-ha/understudy/internal/nsthread"
 	"github.com/understudy-ha/understudy/ippool"
 )
 
@@ -129,41 +128,8 @@ func listenIn(ns, addr string) (net.Listener, error) {
 	return ln, err
 }
 
-// doIn runs f on a locked OS thread inside namespace ns (the same as
-// internal/netns.Do, which the binary should not import: it pulls in
-// package testing). If the thread cannot return, it dies with its
-// goroutine.
-func doIn(ns string, f func() error) error {
-	target, err := vnetns.GetFromName(ns)
-	if err != nil {
-		return fmt.Errorf("open netns %s: %w", ns, err)
-	}
-	defer target.Close()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := vnetns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-		defer orig.Close()
-		if err := vnetns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("enter netns %s: %w", ns, err)
-			return
-		}
-		ferr := f()
-		if err := vnetns.Set(orig); err != nil {
-			done <- errors.Join(ferr, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- ferr
-	}()
-	return <-done
-}
+// doIn runs f on a locked OS thread inside namespace ns (nsthread.Do).
+func doIn(ns string, f func() error) error { return nsthread.Do(ns, f) }
 
 // arpWatch asks for addr from the client namespace every 5 ms on one
 // packet socket and returns when a reply (or a gratuitous ARP) says addr

@@ -18,19 +18,16 @@ package netns
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/understudy-ha/understudy/internal/cmdrun"
+	"github.com/understudy-ha/understudy/internal/nsthread"
 	"github.com/understudy-ha/understudy/internal/testenv"
 )
 
@@ -148,40 +145,9 @@ func (l *Lab) Addr6(i int) netip.Prefix {
 func (l *Lab) Host(n int) netip.Prefix { return hostPrefix(l.prefix, n) }
 
 // Do runs f on an OS thread moved into namespace ns and returns its
-// error. Sockets and netlink handles opened by f stay in ns after Do
-// returns. f runs on a goroutine of its own whose thread is locked; if
-// the thread cannot be moved back, it exits with that goroutine.
-func Do(ns string, f func() error) error {
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		return fmt.Errorf("netns: open %s: %w", ns, err)
-	}
-	defer target.Close()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("netns: current namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("netns: enter %s: %w", ns, err)
-			return
-		}
-		ferr := f()
-		if err := netns.Set(orig); err != nil {
-			done <- errors.Join(ferr, fmt.Errorf("netns: leave %s: %w", ns, err))
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- ferr
-	}()
-	return <-done
-}
+// error (see nsthread.Run). Sockets and netlink handles opened by f stay
+// in ns after Do returns.
+func Do(ns string, f func() error) error { return nsthread.Do(ns, f) }
 
 // Do runs f inside node i's namespace (see the package-level Do).
 func (l *Lab) Do(i int, f func() error) error { return Do(l.nodes[i], f) }
