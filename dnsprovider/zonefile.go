@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -122,9 +121,6 @@ type ZoneFile struct {
 
 var _ failover.Switcher = (*ZoneFile)(nil)
 
-// sbinDirs are searched for rndc after $PATH.
-var sbinDirs = []string{"/usr/sbin", "/sbin", "/usr/local/sbin"}
-
 // NewZoneFile validates cfg, resolves rndc and returns the switcher.
 func NewZoneFile(cfg ZoneFileConfig) (*ZoneFile, error) {
 	if err := cfg.Validate(); err != nil {
@@ -143,7 +139,7 @@ func NewZoneFile(cfg ZoneFileConfig) (*ZoneFile, error) {
 		z.rndc = []string{"rndc"}
 	}
 	if !strings.Contains(z.rndc[0], "/") {
-		p, err := lookPath(z.rndc[0])
+		p, err := cmdrun.LookPath(z.rndc[0]) // rndc lives in /usr/sbin
 		switch {
 		case err == nil:
 			z.rndc[0] = p
@@ -164,19 +160,6 @@ func NewZoneFile(cfg ZoneFileConfig) (*ZoneFile, error) {
 		z.log = slog.New(slog.DiscardHandler)
 	}
 	return z, nil
-}
-
-func lookPath(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, d := range sbinDirs {
-		p := filepath.Join(d, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return exec.LookPath(name) // for its error
 }
 
 // Switch rewrites the record to node's address, reloads and verifies.

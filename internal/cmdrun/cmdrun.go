@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -194,4 +196,24 @@ func (r *Recorder) Argvs() [][]string {
 		out[i] = append([]string{c.Path}, c.Args...)
 	}
 	return out
+}
+
+// sbinDirs are searched after $PATH: daemons and their control programs
+// (named, rndc, sshd, mariadbd) live in sbin, which an ordinary user's
+// PATH often lacks.
+var sbinDirs = []string{"/usr/sbin", "/sbin", "/usr/local/sbin"}
+
+// LookPath finds program name in $PATH, then in /usr/sbin, /sbin and
+// /usr/local/sbin. When it is nowhere, the error is exec.LookPath's.
+func LookPath(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, d := range sbinDirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return exec.LookPath(name) // for its error
 }

@@ -9,31 +9,17 @@ package testenv
 
 import (
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-)
 
-// sbinDirs are searched after $PATH: daemons live in sbin, which an
-// ordinary user's PATH often lacks.
-var sbinDirs = []string{"/usr/sbin", "/sbin", "/usr/local/sbin"}
+	"github.com/understudy-ha/understudy/internal/cmdrun"
+)
 
 // InCI reports whether the tests run in CI (CI=true).
 func InCI() bool { return os.Getenv("CI") == "true" }
 
-// LookPath finds a program in $PATH or the sbin directories.
-func LookPath(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, d := range sbinDirs {
-		p := filepath.Join(d, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return exec.LookPath(name) // for its error
-}
+// LookPath finds a program in $PATH or the sbin directories
+// (cmdrun.LookPath).
+func LookPath(name string) (string, error) { return cmdrun.LookPath(name) }
 
 // Require returns the path of program, which Debian ships in package pkg.
 // If it is missing the test is skipped, or failed in CI.
