@@ -244,6 +244,12 @@ func TestEndToEndFailoverAndFailback(t *testing.T) {
 			switch mode {
 			case "auto":
 				eventually(t, 10*time.Second, "named answers the primary again", func() bool { return s.answer() == "127.0.0.1" })
+				// The switchers are done before the state records it: wait
+				// for the record, not just for named.
+				eventually(t, 10*time.Second, "the state records the failback", func() bool {
+					snap := s.snapshot()
+					return snap.Active == "primary" && snap.Pending == nil
+				})
 			case "manual":
 				eventually(t, 10*time.Second, "failback_pending is reported", func() bool {
 					return countEvents(s.snapshot(), failover.EventFailbackPending, "") > 0
