@@ -1,6 +1,7 @@
 package syncer_test
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,11 +27,16 @@ func writeTree(t *testing.T, root string, files map[string]string) {
 }
 
 // readTree returns every file and symlink under root: relative name →
-// content (or "->target").
+// content (or "->target"). A file that vanishes while the tree is read
+// (an rsync temporary file renamed into place under a polling test) is
+// left out rather than failing the read.
 func readTree(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p != root {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -38,12 +44,18 @@ func readTree(t *testing.T, root string) map[string]string {
 		switch {
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
 			out[rel] = "->" + target
 		case d.Type().IsRegular():
 			b, err := os.ReadFile(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
