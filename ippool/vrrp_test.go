@@ -12,6 +12,7 @@ import (
 
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/internal/netns"
+	"github.com/understudy-ha/understudy/internal/testenv"
 	"github.com/understudy-ha/understudy/ippool"
 )
 
@@ -96,13 +97,7 @@ func holds(t *testing.T, lab *netns.Lab, node int, addr netip.Prefix) bool {
 // waitFor polls cond every 5 ms until it holds or the deadline passes.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for an event
-	}
+	testenv.Eventually(t, within, what, cond)
 }
 
 // waitHolder waits until exactly node holds the VIP.

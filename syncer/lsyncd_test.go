@@ -43,13 +43,7 @@ func startLsyncd(t *testing.T, l *syncer.Lsyncd) <-chan error {
 // eventually polls cond until it holds or 10 s pass.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for an outcome
-	}
+	testenv.Eventually(t, 10*time.Second, what, cond)
 }
 
 func TestLsyncdMirrors(t *testing.T) {

@@ -286,16 +286,11 @@ func TestWatcherFallbackStillSyncs(t *testing.T) {
 	// pass can carry these.
 	require.NoError(t, os.WriteFile(filepath.Join(src, "d3", "f"), []byte("x"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(src, "top"), []byte("y"), 0o644))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Eventually(t, 10*time.Second, "a full pass carries the changes", func() bool {
 		a, errA := os.ReadFile(filepath.Join(dst, "d3", "f"))
 		b, errB := os.ReadFile(filepath.Join(dst, "top"))
-		if errA == nil && errB == nil && string(a) == "x" && string(b) == "y" {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "no full pass carried the changes")
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return errA == nil && errB == nil && string(a) == "x" && string(b) == "y"
+	})
 	_, err = w.Sync(t.Context())
 	require.NoError(t, err)
 }

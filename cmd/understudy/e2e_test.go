@@ -20,6 +20,7 @@ import (
 
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/internal/harness/bind"
+	"github.com/understudy-ha/understudy/internal/testenv"
 	"github.com/understudy-ha/understudy/internal/websvc"
 )
 
@@ -198,15 +199,7 @@ func (s *e2eSetup) snapshot() failover.Snapshot {
 // eventually polls cond every 10 ms until it holds, failing after d.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", d, what)
-		}
-		<-tick.C
-	}
+	testenv.Eventually(t, d, what, cond)
 }
 
 func countEvents(snap failover.Snapshot, kind failover.EventKind, to string) int {

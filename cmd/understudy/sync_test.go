@@ -89,11 +89,8 @@ syncs:
 	require.NoError(t, err)
 	defer func() { cancel(); wait() }()
 	check := syncer.Fresh(syncStore(c), "www", 2*time.Hour) // as the check of type sync reads it
-	deadline := time.Now().Add(10 * time.Second)
-	for check.Check(ctx) != nil { // the first run starts at once
-		require.True(t, time.Now().Before(deadline), "no successful sync: %v", check.Check(ctx))
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+	// The first run starts at once.
+	testenv.Eventually(t, 10*time.Second, "a successful sync", func() bool { return check.Check(ctx) == nil })
 	assert.FileExists(t, filepath.Join(dst, "f"))
 	assert.Equal(t, filepath.Join(filepath.Dir(path), "state.syncs.json"), syncStore(c).Path)
 }
@@ -130,11 +127,7 @@ syncs:
 	check := syncer.Fresh(syncStore(c), "live", 400*time.Millisecond)
 	poll := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
-			time.Sleep(10 * time.Millisecond) // polling interval
-		}
+		testenv.Eventually(t, 10*time.Second, what, cond)
 	}
 	poll("a fresh record", func() bool { return check.Check(ctx) == nil })
 	require.NoError(t, os.WriteFile(filepath.Join(src, "later"), []byte("l"), 0o644))

@@ -10,6 +10,7 @@ package testenv
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
@@ -48,4 +49,22 @@ func Missing(t testing.TB, what string) {
 		t.Fatalf("CI=true and %s is missing: install it", what)
 	}
 	t.Skipf("needs %s; install it to run this test", what)
+}
+
+// Eventually polls cond every few milliseconds until it holds, and fails
+// the test (naming what it waited for) if it does not within the given
+// time. Tests use it to wait for an outcome of real processes (a record
+// that named answers, a file that arrives on a replica) instead of
+// sleeping for a guessed time.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		<-tick.C
+	}
 }
