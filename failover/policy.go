@@ -110,7 +110,8 @@ type CheckSpec struct {
 //  8. Unknown active. With no active node recorded (first start, lost
 //     state), the Policy converges on the best node that is up, once every
 //     node preferred to it is known to be down (so a slow first verdict on
-//     the primary does not cause a switch and a failback).
+//     the primary does not cause a switch and a failback). When every node
+//     is known to be down, EventNoHealthyNode once.
 //
 // An active node whose status is unknown is neither failed over nor
 // failed back from. While isolated or in grace, rules 5 to 8 are skipped
@@ -745,6 +746,14 @@ func (s *stepper) want(asserted map[string]bool) (to, reason string) {
 			case StatusUnknown:
 				return "", ""
 			}
+		}
+		// Every node is known to be down: say so once, as for an active
+		// node without a healthy standby.
+		asserted[latchNoHealthy] = true
+		if !s.st.Latches[latchNoHealthy] {
+			s.st.Latches[latchNoHealthy] = true
+			s.emit(Event{Kind: EventNoHealthyNode,
+				Message: "no node is up and no active node is recorded; nothing to switch to"})
 		}
 		return "", ""
 	}

@@ -542,11 +542,11 @@ func TestPolicyTimelines(t *testing.T) {
 			},
 		},
 		{
-			name:   "unknown active: nothing while nothing is up",
+			name:   "unknown active: nothing while nothing is up, said once",
 			policy: with(twoNodes(), func(p *Policy) { p.FailAfter = 1 }),
 			rows: []row{
 				{res: ""},
-				{res: "-p -b", events: "check_down check_down node_down node_down"},
+				{res: "-p -b", events: "check_down check_down node_down node_down no_healthy_node"},
 				{res: "-p -b"},
 				{res: "-p +b"},
 				{res: "-p +b", events: "check_up node_up", sw: "backup/converge"},
