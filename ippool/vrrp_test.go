@@ -123,7 +123,8 @@ func TestVRRPNativePair(t *testing.T) {
 	b := startSpeaker(t, vrrpConfig(lab, 1, 100))
 	waitHolder(t, lab, 0, 3*time.Second)
 	waitFor(t, time.Second, "b backup", func() bool { return b.State() == ippool.VRRPBackup })
-	assert.Equal(t, ippool.VRRPMaster, a.State())
+	// A speaker adds its VIP just before it records the state.
+	waitFor(t, time.Second, "a master", func() bool { return a.State() == ippool.VRRPMaster })
 	answersARP(t, lab, 0)
 	require.NoError(t, a.Check(t.Context()))
 	require.ErrorIs(t, b.Check(t.Context()), ippool.ErrNotMaster)
@@ -132,6 +133,7 @@ func TestVRRPNativePair(t *testing.T) {
 	require.NoError(t, a.Stop(t.Context()))
 	waitHolder(t, lab, 1, 2*time.Second)
 	answersARP(t, lab, 1)
+	waitFor(t, time.Second, "b master", func() bool { return b.State() == ippool.VRRPMaster })
 	last := b.Events()[len(b.Events())-1]
 	assert.Equal(t, ippool.VRRPMaster, last.To)
 
