@@ -83,10 +83,13 @@ func TestMySQLCheck(t *testing.T) {
 		require.NoError(t, err)
 		var held []*sql.Conn
 		defer func() {
+			// Closing a *sql.Conn returns it to db's pool: the server
+			// still counts it, so restore the limit through that pool.
 			for _, c := range held {
 				c.Close()
 			}
-			srv.Exec(t, "SET GLOBAL max_connections = 151")
+			_, err := db.ExecContext(ctx, "SET GLOBAL max_connections = 151")
+			assert.NoError(t, err)
 		}()
 		for len(held) < 12 {
 			c, err := db.Conn(ctx)

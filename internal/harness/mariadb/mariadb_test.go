@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/understudy-ha/understudy/internal/harness/mariadb"
+	"github.com/understudy-ha/understudy/internal/testenv"
 )
 
 func TestStartExecStop(t *testing.T) {
@@ -59,20 +60,20 @@ func TestStartTwo(t *testing.T) {
 func TestStartPair(t *testing.T) {
 	p := mariadb.StartPair(t)
 	p.A.Exec(t, "CREATE DATABASE lab; CREATE TABLE lab.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO lab.t VALUES (1,'a')")
+	// B can write into the table once the CREATE has replicated to it.
+	bdb := p.B.DB(t)
+	testenv.Eventually(t, 10*time.Second, "lab.t replicated to B", func() bool {
+		var n int
+		return bdb.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='lab' AND table_name='t'").Scan(&n) == nil && n == 1
+	})
 	p.B.Exec(t, "INSERT INTO lab.t VALUES (2,'b')")
 	// Each side sees the other's row once replication has applied it.
 	for _, s := range []*mariadb.Server{p.A, p.B} {
 		db := s.DB(t)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		testenv.Eventually(t, 10*time.Second, s.Addr+" sees both rows", func() bool {
 			var n int
-			err := db.QueryRow("SELECT COUNT(*) FROM lab.t").Scan(&n)
-			if err == nil && n == 2 {
-				break
-			}
-			require.False(t, time.Now().After(deadline), "%s sees %d rows (%v)", s.Addr, n, err)
-			<-time.After(10 * time.Millisecond) // poll interval
-		}
+			return db.QueryRow("SELECT COUNT(*) FROM lab.t").Scan(&n) == nil && n == 2
+		})
 	}
 	var domain int
 	require.NoError(t, p.B.DB(t).QueryRow("SELECT @@gtid_domain_id").Scan(&domain))
