@@ -345,6 +345,31 @@ func TestLoadMissingFile(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
 
+// A URL refused by validation is not echoed whole: webhook URLs often
+// carry a token in the path, query or user info, and validate's output
+// goes to terminals and logs.
+func TestInvalidURLHidesToken(t *testing.T) {
+	base := "nodes: [{name: a, address: 10.0.0.1}]\nnotify:\n  - {type: webhook, url: %q}\n"
+	tests := []struct {
+		url, want string
+	}{
+		{"htps://hooks.example.com/services/T0/B0/S3CRET", `invalid URL "htps://hooks.example.com/..."`},
+		{"ftp://hooks.example.com/?token=S3CRET", `invalid URL "ftp://hooks.example.com/..."`},
+		{"ftp://user:S3CRET@hooks.example.com/", `invalid URL "ftp://hooks.example.com/..."`},
+		{"http:///S3CRET", `invalid URL "http:///..."`},
+		{"https://hooks.example.com:bad/S3CRET", "URL does not parse"},
+		{"ftp://10.1.0.1/", `invalid URL "ftp://10.1.0.1/"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			_, err := Parse("u.yaml", []byte(fmt.Sprintf(base, tt.url)))
+			require.Error(t, err)
+			assert.ErrorContains(t, err, tt.want)
+			assert.NotContains(t, err.Error(), "S3CRET")
+		})
+	}
+}
+
 func TestHTTPListen(t *testing.T) {
 	base := "nodes: [{name: a, address: 10.0.0.1}]\n"
 	tests := []struct {

@@ -562,8 +562,13 @@ func (d *decoder) checkString(n *yaml.Node, path, s string, f field) (string, bo
 		}
 	case f.has("url"):
 		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fail("invalid URL %q (want http:// or https:// and a host)", s)
+		if err != nil {
+			// url's error, like the URL itself, may hold a token
+			// (webhook URLs often carry one in the path).
+			return fail("URL does not parse (want http:// or https:// and a host)")
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fail("invalid URL %q (want http:// or https:// and a host)", urlForMessage(u))
 		}
 	case f.has("fqdn"):
 		if strings.ContainsAny(s, " \t/@") || strings.Contains(s, "..") || s == "." {
@@ -593,6 +598,17 @@ func (d *decoder) checkString(n *yaml.Node, path, s string, f field) (string, bo
 		}
 	}
 	return s, true
+}
+
+// urlForMessage renders u for an error: its scheme and host, and "/..."
+// in place of any user info, path, query or fragment, which may hold a
+// token.
+func urlForMessage(u *url.URL) string {
+	s := u.Scheme + "://" + u.Host
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return s + "/..."
+	}
+	return s + u.Path
 }
 
 func validName(s string) bool {
