@@ -236,8 +236,14 @@ func parseTSIGKey(path string, data []byte) (TSIGKey, error) {
 				return TSIGKey{}, eof()
 			}
 			kw, val, semi := toks[j], toks[j+1], toks[j+2]
+			// A word out of place may be the secret itself (a missing
+			// "secret" keyword): name only the two known clauses.
+			clause := strings.ToLower(kw.text)
+			if kw.quoted || (clause != "algorithm" && clause != "secret") {
+				clause = "a clause"
+			}
 			if semi.text != ";" || semi.quoted {
-				return TSIGKey{}, fmt.Errorf("%s:%d: expected ; after %s in key %q", path, semi.line, kw.text, key.Name)
+				return TSIGKey{}, fmt.Errorf("%s:%d: expected ; after %s in key %q", path, semi.line, clause, key.Name)
 			}
 			switch strings.ToLower(kw.text) {
 			case "algorithm":
@@ -249,7 +255,7 @@ func parseTSIGKey(path string, data []byte) (TSIGKey, error) {
 				key.Secret = val.text
 				secretLine = val.line
 			default:
-				return TSIGKey{}, fmt.Errorf("%s:%d: unknown clause %q in key %q", path, kw.line, kw.text, key.Name)
+				return TSIGKey{}, fmt.Errorf("%s:%d: unknown clause in key %q (want algorithm and secret)", path, kw.line, key.Name)
 			}
 			j += 3
 		}

@@ -39,6 +39,10 @@ func TestParseTSIGKey(t *testing.T) {
 		{name: "missing semicolon", src: "key k {\n algorithm hmac-sha256\n secret \"x\";\n};", wantErr: "k.conf:3:"},
 		{name: "unterminated", src: "key k {\n algorithm hmac-sha256;\n", wantErr: "k.conf:2: unexpected end"},
 		{name: "no secret", src: "key k {\n algorithm hmac-sha256;\n};", wantErr: "k.conf:1: key \"k\" has no secret"},
+		// A secret written without its keyword is out of place, and
+		// the message must not quote it.
+		{name: "secret without keyword", src: "key k {\n algorithm hmac-sha256;\n \"" + testSecret + "\";\n};", wantErr: "k.conf:4: expected ; after a clause"},
+		{name: "bare secret as a clause", src: "key k {\n algorithm hmac-sha256;\n " + testSecret + " x;\n};", wantErr: "k.conf:3: unknown clause in key \"k\""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,6 +51,7 @@ func TestParseTSIGKey(t *testing.T) {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.wantErr)
 				assert.NotContains(t, err.Error(), "not base64!!", "the secret is not echoed")
+				assert.NotContains(t, err.Error(), testSecret[:10], "the secret is not echoed")
 				return
 			}
 			require.NoError(t, err)
