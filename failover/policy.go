@@ -118,7 +118,9 @@ type CheckSpec struct {
 // altogether. Events mark transitions only: the once-per-condition events
 // are remembered in State.Latches and re-armed when their condition ends,
 // so they are not repeated across rounds or across a restart that kept
-// the State.
+// the State. A time in the State later than the round's (the clock was
+// set back since it was recorded) is taken as the round's time, so a
+// period that had started ends at most its own length after the jump.
 //
 // A decision to switch does not change State.Active: the caller carries
 // the switch out and then calls [Policy.Complete].
@@ -496,6 +498,12 @@ func (s *stepper) normalize() {
 	if st.Started.IsZero() {
 		st.Started = s.now
 	}
+	// A time recorded while the clock ran ahead (before NTP set it back)
+	// is brought back to now, so that grace, hold-down and failback delay
+	// end at most their own length after the jump rather than when the
+	// clock catches up, which could be days away.
+	st.Started = notAfter(st.Started, s.now)
+	st.LastSwitch = notAfter(st.LastSwitch, s.now)
 	if st.Checks == nil {
 		st.Checks = make(map[string]*CheckState, len(s.p.Checks))
 	}
@@ -515,6 +523,7 @@ func (s *stepper) normalize() {
 		}
 		cs.Status = validStatus(cs.Status)
 		cs.Fails, cs.Oks = max(cs.Fails, 0), max(cs.Oks, 0)
+		cs.Since = notAfter(cs.Since, s.now)
 	}
 	for name := range st.Checks {
 		if !checks[name] {
@@ -530,6 +539,7 @@ func (s *stepper) normalize() {
 			st.Nodes[n.Name] = ns
 		}
 		ns.Status = validStatus(ns.Status)
+		ns.Since = notAfter(ns.Since, s.now)
 	}
 	for name := range st.Nodes {
 		if !nodes[name] {
@@ -555,6 +565,14 @@ func (s *stepper) normalize() {
 			}
 		}
 	}
+}
+
+// notAfter returns t, or now if t is later than now.
+func notAfter(t, now time.Time) time.Time {
+	if t.After(now) {
+		return now
+	}
+	return t
 }
 
 func validStatus(s Status) Status {

@@ -596,6 +596,89 @@ func TestPolicyTimelines(t *testing.T) {
 	}
 }
 
+// TestPolicyClockBackwards plays timelines in which the clock jumps back
+// (NTP correcting a clock that ran ahead) after a time was recorded in the
+// State. Each period (grace, hold-down, failback delay) must end at most
+// its own length after the jump, not when the clock catches up again.
+func TestPolicyClockBackwards(t *testing.T) {
+	const ahead = 24 * time.Hour
+	tests := []struct {
+		name   string
+		policy *Policy
+		active string
+		rows   []row
+	}{
+		{
+			name:   "grace started while the clock was ahead",
+			policy: with(twoNodes(), func(p *Policy) { p.Grace = 30 * time.Second }),
+			active: "primary",
+			rows: []row{
+				{at: ahead, res: "+p +b"},
+				{at: time.Second, res: "-p +b", events: "check_warn"},
+				{res: "-p +b"},
+				{res: "-p +b", events: "check_down node_down"},
+				{res: "-p +b", sw: "backup/node_down"},
+			},
+		},
+		{
+			name: "hold-down started while the clock was ahead",
+			policy: with(twoNodes(), func(p *Policy) {
+				p.FailAfter, p.RiseAfter, p.HoldDown = 1, 1, 5*time.Minute
+			}),
+			active: "primary",
+			rows: []row{
+				{at: ahead, res: "+p +b"},
+				{at: ahead + 10*time.Second, res: "-p +b", events: "check_down node_down", sw: "backup/node_down"},
+				{at: time.Second, res: "+p +b", events: "check_up node_up held_down"},
+				{at: 5 * time.Minute, res: "+p +b"},
+				{at: 5*time.Minute + time.Second, res: "+p +b", sw: "primary/failback"},
+			},
+		},
+		{
+			name: "preferred node up since a time ahead of the clock",
+			policy: with(twoNodes(), func(p *Policy) {
+				p.FailAfter, p.RiseAfter = 1, 1
+				p.Failback, p.FailbackDelay = FailbackDelayed, 2*time.Minute
+			}),
+			active: "backup",
+			rows: []row{
+				{at: ahead, res: "-p +b", events: "check_down node_down"},
+				{at: ahead + 10*time.Second, res: "+p +b", events: "check_up node_up failback_pending"},
+				{at: time.Second, res: "+p +b"},
+				{at: 2 * time.Minute, res: "+p +b"},
+				{at: 2*time.Minute + time.Second, res: "+p +b", sw: "primary/failback"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.NoError(t, tt.policy.Validate())
+			st := &State{Active: tt.active}
+			play(t, tt.policy, st, tt.rows)
+			for name, ns := range st.Nodes {
+				assert.False(t, ns.Since.After(t0.Add(time.Hour)), "node %s: Since left ahead of the clock", name)
+			}
+			for name, cs := range st.Checks {
+				assert.False(t, cs.Since.After(t0.Add(time.Hour)), "check %s: Since left ahead of the clock", name)
+			}
+		})
+	}
+}
+
+func TestPolicyManualHoldDownAheadOfClock(t *testing.T) {
+	p := with(twoNodes(), func(p *Policy) { p.HoldDown = 10 * time.Minute })
+	st := &State{Active: "primary"}
+	p.Step(st, Round{Time: t0, Results: results("+p +b")})
+	st.LastSwitch = t0.Add(24 * time.Hour) // recorded while the clock ran a day ahead
+	p.Step(st, Round{Time: t0, Results: results("+p +b")})
+
+	_, err := p.Manual(st, t0, "backup", false)
+	require.ErrorIs(t, err, ErrUnsafe, "the hold-down counts from now at most")
+	d, err := p.Manual(st, t0.Add(10*time.Minute), "backup", false)
+	require.NoError(t, err, "the hold-down ends one HoldDown after the jump at the latest")
+	assert.True(t, d.Switch)
+}
+
 func TestPolicyFlappingNeverSwitches(t *testing.T) {
 	p := twoNodes()
 	st := &State{Active: "primary"}
