@@ -139,7 +139,8 @@ func NewGodoClient(token, baseURL string, hc *http.Client) (*godo.Client, error)
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	authed.Transport = bearer{token: strings.TrimSpace(token), next: base}
+	auth := &bearer{token: strings.TrimSpace(token), next: base}
+	authed.Transport = auth
 	var opts []godo.ClientOpt
 	if baseURL != "" {
 		opts = append(opts, godo.SetBaseURL(baseURL))
@@ -148,15 +149,22 @@ func NewGodoClient(token, baseURL string, hc *http.Client) (*godo.Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("ippool: godo client: %w", err)
 	}
+	auth.host = c.BaseURL.Host
 	return c, nil
 }
 
+// bearer adds the token to requests for the API's host only: a redirect
+// elsewhere is followed without it.
 type bearer struct {
 	token string
+	host  string
 	next  http.RoundTripper
 }
 
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host != b.host {
+		return b.next.RoundTrip(r)
+	}
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+b.token)
 	return b.next.RoundTrip(r)

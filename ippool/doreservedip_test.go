@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
@@ -190,3 +191,26 @@ func TestReservedIPMetadataUnreachableFallsBackToAPI(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// The token goes to the API's host only: a redirect to another host is
+// followed without it.
+func TestGodoClientTokenStaysWithTheAPIHost(t *testing.T) {
+	heard := make(chan string, 2)
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		heard <- "elsewhere:" + r.Header.Get("Authorization")
+		http.Error(w, `{"id":"not_found","message":"no"}`, http.StatusNotFound)
+	}))
+	t.Cleanup(elsewhere.Close)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		heard <- "api:" + r.Header.Get("Authorization")
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusFound)
+	}))
+	t.Cleanup(api.Close)
+
+	client, err := ippool.NewGodoClient(fakeToken, api.URL+"/", nil)
+	require.NoError(t, err)
+	_, _, err = client.ReservedIPs.Get(t.Context(), rip)
+	require.Error(t, err, "the redirect target answers 404")
+	assert.Equal(t, "api:Bearer "+fakeToken, <-heard)
+	assert.Equal(t, "elsewhere:", <-heard, "no token for another host")
+}
