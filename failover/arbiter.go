@@ -199,7 +199,11 @@ func (c Config) Validate() error {
 // unfinished, because its switchers may have partly applied it: it is
 // completed, and the Policy then decides from there (a failback, if the
 // old node is preferred and healthy again). A new decision for another
-// target replaces it. Since switchers are idempotent, "kill the arbiter
+// target, or an operator's Switch, replaces it. It waits, though, while
+// the arbiter is isolated or its target is known to be down: it is then
+// carried out after the round's checks if they clear it, and abandoned by
+// a switch back to the active node if its target is still down while the
+// active node is up. Since switchers are idempotent, "kill the arbiter
 // between switch intended and switch done, restart it" ends with the switch
 // done exactly once.
 //
@@ -347,14 +351,13 @@ func (a *Arbiter) tick(ctx context.Context) (rep RoundReport, err error) {
 
 	var tried *PendingSwitch
 	if p := r.sf.Pending; p != nil {
-		tried = p
-		var announce *Event
-		if p.Running {
-			announce = &Event{Kind: EventSwitchResumed, From: p.From, To: p.To,
-				Message: fmt.Sprintf("resuming the switch from %s to %s interrupted before it completed", orNone(p.From), p.To)}
-		}
-		if err := r.carryOut(ctx, announce, &rep); err != nil {
-			return rep, err
+		if why := r.pendingBlocked(); why != "" {
+			a.log.Info("pending switch deferred", "from", p.From, "to", p.To, "why", why)
+		} else {
+			tried = p
+			if err := r.carryOut(ctx, r.resumedEvent(), &rep); err != nil {
+				return rep, err
+			}
 		}
 	}
 
@@ -372,12 +375,23 @@ func (a *Arbiter) tick(ctx context.Context) (rep RoundReport, err error) {
 	for _, e := range d.Events {
 		r.emit(e)
 	}
+	deferred := r.sf.Pending != nil && tried == nil
 	switch {
+	case !d.Switch && deferred:
+		if err := r.settleDeferred(ctx, &rep); err != nil {
+			return rep, err
+		}
 	case !d.Switch:
 	case r.reset:
 		a.log.Info("switch deferred: the state was reset this round", "from", d.From, "to", d.To)
 	case tried != nil && r.sf.Pending == tried && tried.To == d.To:
 		// Already attempted this round; the intent stays for the next.
+	case deferred && r.sf.Pending.To == d.To:
+		// The intent deferred at the start of the round is wanted again
+		// (its target is up): carry it out as it is.
+		if err := r.carryOut(ctx, r.resumedEvent(), &rep); err != nil {
+			return rep, err
+		}
 	default:
 		r.intend(d)
 		if err := r.carryOut(ctx, r.intendedEvent(), &rep); err != nil {
@@ -420,6 +434,16 @@ func (a *Arbiter) manual(ctx context.Context, to string, force bool, rep *RoundR
 		a.keepSnapshot(r.sf)
 	}()
 	d, err := a.cfg.Policy.Manual(&r.sf.Policy, r.now, to, force)
+	if p := r.sf.Pending; err == nil && !d.Switch && p != nil && p.To != to {
+		// to is the active node, but a switch away from it is pending and
+		// may be partly applied: the operator's choice replaces it, and the
+		// switchers point everything back at to. The Policy judges the
+		// request as if no node were active.
+		st := r.sf.Policy
+		st.Active = ""
+		d, err = a.cfg.Policy.Manual(&st, r.now, to, force)
+		d.From = p.To
+	}
 	if err != nil {
 		if perr := r.persist(); perr != nil {
 			return perr
@@ -568,6 +592,57 @@ func (r *round) persist() error {
 // intend records a new pending switch for decision d, replacing any other.
 func (r *round) intend(d Decision) {
 	r.sf.Pending = &PendingSwitch{ID: newID(), From: d.From, To: d.To, Reason: d.Reason, Time: r.now}
+}
+
+// pendingBlocked says why the pending switch must not be carried out now,
+// or "" if it may: not while this arbiter is isolated (it may be the one
+// cut off), and not toward a node known to be down. A target no longer
+// configured is not blocked: carryOut drops it.
+func (r *round) pendingBlocked() string {
+	p, st := r.sf.Pending, &r.sf.Policy
+	if _, ok := r.a.nodes[p.To]; !ok {
+		return ""
+	}
+	switch {
+	case st.Isolated:
+		return "this arbiter is isolated"
+	case st.Nodes[p.To] != nil && st.Nodes[p.To].Status == StatusDown:
+		return fmt.Sprintf("node %s is down", p.To)
+	}
+	return ""
+}
+
+// settleDeferred handles a pending switch deferred at the start of the
+// round, for which the Policy decided nothing new. If nothing blocks it
+// any more, it is carried out. If its target is still down while the
+// active node is up, it is abandoned by a switch back to the active node,
+// which undoes whatever part of it the switchers had applied. Otherwise it
+// stays for a later round.
+func (r *round) settleDeferred(ctx context.Context, rep *RoundReport) error {
+	p, st := r.sf.Pending, &r.sf.Policy
+	why := r.pendingBlocked()
+	if why == "" {
+		return r.carryOut(ctx, r.resumedEvent(), rep)
+	}
+	active := st.Active
+	if st.Isolated || active == "" || active == p.To || st.Nodes[active] == nil || st.Nodes[active].Status != StatusUp {
+		return nil
+	}
+	r.sf.Pending = &PendingSwitch{ID: newID(), From: p.To, To: active, Reason: ReasonNodeDown, Time: r.now}
+	announce := &Event{Kind: EventSwitchIntended, From: p.To, To: active,
+		Message: fmt.Sprintf("abandoning the switch to %s (%s); pointing traffic back at %s in case the switch was partly applied", p.To, why, active)}
+	return r.carryOut(ctx, announce, rep)
+}
+
+// resumedEvent returns EventSwitchResumed for a pending switch that was
+// running when its arbiter stopped, or nil for one that merely failed.
+func (r *round) resumedEvent() *Event {
+	p := r.sf.Pending
+	if !p.Running {
+		return nil
+	}
+	return &Event{Kind: EventSwitchResumed, From: p.From, To: p.To,
+		Message: fmt.Sprintf("resuming the switch from %s to %s interrupted before it completed", orNone(p.From), p.To)}
 }
 
 func (r *round) intendedEvent() *Event {

@@ -590,3 +590,114 @@ func TestHungCheckAbandonedOneGoroutinePerCheck(t *testing.T) {
 		close(release)
 	})
 }
+
+// TestPendingSwitchToDownNodeIsNotCarriedOut: a switch to the backup keeps
+// failing, and meanwhile the backup goes down too. Once the switchers work
+// again, the arbiter must not move the traffic to a node it knows is down;
+// when the active node recovers, the intent is abandoned by switching back
+// to it (undoing whatever part of the switch the switchers had applied).
+func TestPendingSwitchToDownNodeIsNotCarriedOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig("")
+		a := r.arbiter(t)
+		converge(t, a)
+
+		r.sw.FailAlways(nil)
+		r.primary.Fail(nil)
+		for range 3 {
+			tick(t, a)
+		}
+		require.NotNil(t, a.Snapshot().Pending, "the switch to the backup failed and is pending")
+		r.backup.Fail(nil)
+		for range 3 {
+			tick(t, a)
+		}
+		require.Equal(t, failover.StatusDown, a.Snapshot().Nodes[1].Status, "backup known down")
+
+		r.sw.Heal()
+		calls := len(r.sw.Calls())
+		rep := tick(t, a)
+		assert.False(t, rep.Switched, "no switch to a node known to be down")
+		assert.Len(t, r.sw.Calls(), calls, "no switcher ran")
+		assert.Equal(t, "primary", rep.Active)
+		require.NotNil(t, a.Snapshot().Pending, "the intent is kept while no node is up")
+		assert.Equal(t, "backup", a.Snapshot().Pending.To)
+
+		r.primary.Pass()
+		tick(t, a)
+		rep = tick(t, a)
+		assert.True(t, rep.Switched, "switched back to the recovered active node")
+		assert.Equal(t, "primary", rep.Active)
+		assert.Equal(t, "primary", r.sw.Current())
+		assert.Nil(t, a.Snapshot().Pending, "the intent to the down backup is gone")
+		assert.NotContains(t, r.sw.Targets()[calls:], "backup")
+
+		tick(t, a)
+		assert.Equal(t, "primary", r.sw.Current(), "and it stays there")
+	})
+}
+
+// TestPendingSwitchWaitsWhileIsolated: a failing switch is not retried
+// while the witness checks say this arbiter may be cut off; it is carried
+// out in the round in which a witness passes again.
+func TestPendingSwitchWaitsWhileIsolated(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig("")
+		witness := &failovertest.Checker{}
+		r.cfg.Checks = append(r.cfg.Checks, failover.Check{
+			CheckSpec: failover.CheckSpec{Name: "witness", Role: failover.RoleWitness}, Checker: witness})
+		a := r.arbiter(t)
+		converge(t, a)
+
+		r.sw.FailAlways(nil)
+		r.primary.Fail(nil)
+		for range 3 {
+			tick(t, a)
+		}
+		require.NotNil(t, a.Snapshot().Pending)
+		witness.Fail(nil)
+		tick(t, a)
+		require.True(t, a.Snapshot().Isolated)
+
+		r.sw.Heal()
+		calls := len(r.sw.Calls())
+		rep := tick(t, a)
+		assert.False(t, rep.Switched, "no switch while isolated")
+		assert.Len(t, r.sw.Calls(), calls, "no switcher ran while isolated")
+		require.NotNil(t, a.Snapshot().Pending, "the intent is kept")
+
+		witness.Pass()
+		rep = tick(t, a)
+		assert.True(t, rep.Switched, "carried out once the witness passes")
+		assert.Equal(t, "backup", rep.Active)
+		assert.Nil(t, a.Snapshot().Pending)
+		assert.Equal(t, []string{"backup"}, r.sw.Targets()[calls:])
+	})
+}
+
+// TestManualSwitchToActiveCancelsPendingSwitch: with a switch to the
+// backup pending (failing), an operator asking for the active node gets
+// it: the switchers point everything back at it and the intent is gone,
+// instead of "already active" leaving the intent to be resumed.
+func TestManualSwitchToActiveCancelsPendingSwitch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig("")
+		a := r.arbiter(t)
+		converge(t, a)
+		r.sw.FailAlways(nil)
+		r.primary.Fail(nil)
+		for range 3 {
+			tick(t, a)
+		}
+		require.NotNil(t, a.Snapshot().Pending)
+
+		r.sw.Heal()
+		assert.ErrorIs(t, a.Switch(t.Context(), "primary", false), failover.ErrUnsafe,
+			"the primary is down: not \"already active\", and refused unless forced")
+		require.NotNil(t, a.Snapshot().Pending)
+		require.NoError(t, a.Switch(t.Context(), "primary", true))
+		assert.Nil(t, a.Snapshot().Pending, "the operator's choice replaces the intent")
+		assert.Equal(t, "primary", a.Snapshot().Active)
+		assert.Equal(t, "primary", r.sw.Current(), "the switchers ran toward the active node")
+	})
+}
