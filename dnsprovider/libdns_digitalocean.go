@@ -54,19 +54,24 @@ var (
 	_ libdns.RecordDeleter  = (*DigitalOcean)(nil)
 )
 
-// bearer adds the token to every request.
+// bearer adds the token to requests for the API's host only: a redirect
+// elsewhere is followed without it.
 type bearer struct {
 	token string
+	host  string
 	base  http.RoundTripper
 }
 
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
+func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	base := b.base
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	if r.URL.Host != b.host {
+		return base.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
 	return base.RoundTrip(r)
 }
 
@@ -82,11 +87,13 @@ func NewDigitalOcean(token string, client *http.Client) (*DigitalOcean, error) {
 		base = client.Transport
 		hc.Timeout = client.Timeout
 	}
-	hc.Transport = bearer{token: token, base: base}
+	auth := &bearer{token: token, base: base}
+	hc.Transport = auth
 	gc, err := godo.New(hc)
 	if err != nil {
 		return nil, fmt.Errorf("digitalocean: %w", err)
 	}
+	auth.host = gc.BaseURL.Host
 	p := &digitalocean.Provider{APIToken: token}
 	if err := setGodoClient(p, gc); err != nil {
 		return nil, err

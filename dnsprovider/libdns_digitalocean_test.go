@@ -2,7 +2,10 @@ package dnsprovider_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,3 +174,34 @@ func TestDigitalOceanWrongFamilyRefusedByAPI(t *testing.T) {
 	assert.Equal(t, 422, ae.Status)
 	assert.True(t, ae.Permanent())
 }
+
+// The token goes to the API's host only: a redirect to another host is
+// followed without it.
+func TestDigitalOceanTokenStaysWithTheAPIHost(t *testing.T) {
+	var mu sync.Mutex
+	heard := map[string]string{}
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		heard[r.URL.Host] = r.Header.Get("Authorization")
+		mu.Unlock()
+		h := http.Header{"Content-Type": {"application/json"}}
+		status := http.StatusNotFound
+		if r.URL.Host == "api.digitalocean.com" {
+			status = http.StatusFound
+			h.Set("Location", "https://elsewhere.example"+r.URL.Path)
+		}
+		return &http.Response{StatusCode: status, Header: h, Request: r,
+			Body: io.NopCloser(strings.NewReader(`{"id":"not_found","message":"no"}`))}, nil
+	})}
+	p, err := dnsprovider.NewDigitalOcean(doToken, client)
+	require.NoError(t, err)
+	_, err = p.GetRecords(t.Context(), "example.com.")
+	require.Error(t, err, "the redirect target answers 404")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[string]string{"api.digitalocean.com": "Bearer " + doToken, "elsewhere.example": ""}, heard)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
