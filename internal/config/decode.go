@@ -571,7 +571,8 @@ func (d *decoder) checkString(n *yaml.Node, path, s string, f field) (string, bo
 			return fail("invalid URL %q (want http:// or https:// and a host)", urlForMessage(u))
 		}
 	case f.has("fqdn"):
-		if strings.ContainsAny(s, " \t/@") || strings.Contains(s, "..") || s == "." {
+		// A leading "-" would read as an option to rndc, which has no "--".
+		if strings.ContainsAny(s, " \t\n/@") || strings.Contains(s, "..") || s == "." || strings.HasPrefix(s, "-") {
 			return fail("invalid zone %q", s)
 		}
 		if !strings.HasSuffix(s, ".") {
