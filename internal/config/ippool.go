@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"time"
 )
 
@@ -181,5 +182,27 @@ func (d *decoder) validateIPPool(s *Switcher, path string) {
 	case s.DOReservedIP != nil:
 		d.positive(path+".deadline", s.DOReservedIP.Deadline)
 		d.positive(path+".poll_interval", s.DOReservedIP.PollInterval)
+		// The API token goes to api_url: never in clear over a network.
+		if u := s.DOReservedIP.APIURL; u != "" && d.valid(path+".api_url") && !httpsOrLoopback(u) {
+			d.errorf(d.at(path+".api_url"), path+".api_url", "must be https (plain http only to a loopback address): the API token is sent there")
+		}
 	}
+}
+
+// httpsOrLoopback reports whether raw is an https URL, or an http URL to
+// a loopback host (a test fake, a local proxy).
+func httpsOrLoopback(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsLoopback()
 }

@@ -36,3 +36,33 @@ switchers:
 		})
 	}
 }
+
+func TestReservedIPAPIURL(t *testing.T) {
+	t.Setenv("UNDERSTUDY_TEST_DO_TOKEN", "tok")
+	base := `nodes:
+  - {name: a, address: 10.0.0.1, labels: {droplet_id: "1"}}
+switchers:
+  - {type: do_reserved_ip, ip: 203.0.113.10, token_env: UNDERSTUDY_TEST_DO_TOKEN, api_url: %q}
+`
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://api.example.test/", true},
+		{"http://127.0.0.1:8080/", true},
+		{"http://localhost:8080/", true},
+		{"http://[::1]:8080/", true},
+		{"http://api.example.test/", false},
+		{"http://10.1.2.3/", false},
+	} {
+		t.Run(tt.url, func(t *testing.T) {
+			_, err := Parse("u.yaml", []byte(fmt.Sprintf(base, tt.url)))
+			if tt.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "switchers[0].api_url: must be https")
+		})
+	}
+}
