@@ -22,6 +22,7 @@ const (
 	DefaultSwitchRetries = 3
 	DefaultSwitchBackoff = time.Second
 	DefaultNotifyTimeout = 10 * time.Second
+	DefaultNotifyQueue   = 256
 	DefaultEventHistory  = 50
 )
 
@@ -64,7 +65,8 @@ type Config struct {
 	// watches and notifies).
 	Switchers []Switcher
 	// Notifiers are told about every event, after the round's state is
-	// persisted, so a slow mail server never delays a switch.
+	// persisted, each through its own queue (see [Arbiter]), so a slow
+	// mail server never delays a switch, a round or another notifier.
 	Notifiers []Notifier
 	// StatePath is the state file. Empty keeps the state in memory only,
 	// which loses counters and pending switches on restart.
@@ -82,8 +84,16 @@ type Config struct {
 	// SwitchBackoff is the wait after the first failed attempt (default
 	// 1s); it doubles after each further failure, up to 30s.
 	SwitchBackoff time.Duration
-	// NotifyTimeout bounds each call to a Notifier (default 10s).
+	// NotifyTimeout bounds each call to a Notifier (default 10s). It is
+	// also how long Run, on its way out, waits for the notifiers to catch
+	// up.
 	NotifyTimeout time.Duration
+	// NotifyQueue is the number of events each notifier may have waiting
+	// while it is slow (default 256). When its queue is full, its oldest
+	// waiting event is dropped (logged, and counted by
+	// [Arbiter.DroppedNotifications]); the events of one round never push
+	// each other out, though.
+	NotifyQueue int
 	// EventHistory is the number of events kept in the state for status
 	// (default 50).
 	EventHistory int
@@ -118,6 +128,9 @@ func (c Config) withDefaults() Config {
 	if c.EventHistory == 0 {
 		c.EventHistory = DefaultEventHistory
 	}
+	if c.NotifyQueue == 0 {
+		c.NotifyQueue = DefaultNotifyQueue
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -151,6 +164,9 @@ func (c Config) Validate() error {
 	}
 	if d.EventHistory < 0 {
 		return fmt.Errorf("%w: negative event history %d", ErrInvalidConfig, d.EventHistory)
+	}
+	if d.NotifyQueue < 0 {
+		return fmt.Errorf("%w: negative notify queue %d", ErrInvalidConfig, d.NotifyQueue)
 	}
 	if d.CheckTimeout >= d.Interval {
 		return fmt.Errorf("%w: check timeout %v longer than interval %v", ErrInvalidConfig, d.CheckTimeout, d.Interval)
@@ -210,11 +226,45 @@ func (c Config) Validate() error {
 // The methods of an Arbiter may be called from several goroutines; rounds
 // and manual switches are serialised. With a StatePath, they are also
 // serialised across processes by an flock on StatePath+".lock".
+//
+// Notifications. The log and OnEvent get each event as it happens. The
+// notifiers get the events of a round or manual switch once its state is
+// written: each notifier has its own queue of up to NotifyQueue events and
+// its own goroutine, which calls it with one event at a time, in order,
+// each call bounded by NotifyTimeout. A hung notifier (a dead mail relay)
+// thus delays neither the rounds nor a manual switch nor the other
+// notifiers. A notifier whose queue is full loses its oldest waiting
+// event, with a warning: the newest events tell where things stand now,
+// and the full history is in the state (status). Errors are logged and
+// never stop the arbiter. Notifications outlive the ctx of the round
+// that made them, so what happened is still told on shutdown.
+//
+// While [Arbiter.Run] runs, Tick and Switch return without waiting for
+// the notifiers, and Run, on its way out, waits up to NotifyTimeout for
+// their queues to drain before abandoning what is left (logged, counted).
+// Outside Run (cron mode: one Tick or Switch per process, as `understudy
+// tick` and `understudy switch` do), Tick and Switch return only once
+// every notifier has been called with each of their events (or given up
+// on after NotifyTimeout, or dropped), so a process that exits right
+// after loses no notification, and needs no flush or close. In either
+// mode the queue goroutines end when their queues are empty; only the
+// call of a notifier that ignores its context outlives them, until it
+// returns.
 type Arbiter struct {
 	cfg    Config
 	log    *slog.Logger
 	nodes  map[string]Node
 	layout []nodeInfo
+
+	// nmu guards the notification queues, daemons and dropped.
+	nmu sync.Mutex
+	// boxes holds one queue per notifier, in configuration order.
+	boxes []*outbox
+	// daemons counts the Run calls under way: while it is positive, Tick
+	// and Switch leave delivery to the queues' goroutines.
+	daemons int
+	// dropped counts the notifications dropped or abandoned.
+	dropped uint64
 
 	// mu serialises rounds and manual switches within the process.
 	mu sync.Mutex
@@ -233,6 +283,9 @@ func New(cfg Config) (*Arbiter, error) {
 	}
 	cfg = cfg.withDefaults()
 	a := &Arbiter{cfg: cfg, log: cfg.Logger, nodes: make(map[string]Node, len(cfg.Policy.Nodes))}
+	for i, n := range cfg.Notifiers {
+		a.boxes = append(a.boxes, &outbox{index: i, n: n})
+	}
 	for _, n := range cfg.Policy.Nodes {
 		a.nodes[n.Name] = n
 		a.layout = append(a.layout, nodeInfo{Name: n.Name, Address: n.Address, Priority: n.Priority})
@@ -320,17 +373,21 @@ func (e *SwitchError) Unwrap() error { return e.Err }
 //     complete the switch (EventSwitchDone) or keep the intent for the
 //     next round (EventSwitchFailed, once per intent);
 //  6. persist the state atomically;
-//  7. notify.
+//  7. queue the round's events for the notifiers and, unless Run is
+//     running, wait until each notifier has been called with each of them
+//     (see [Arbiter]).
 //
 // A failed switch is reported in the RoundReport, not as an error: the
 // error is for a round that could not run (lock, state file, ctx done).
 // If ctx ends while the checks run, the round stops without counting their
 // failures.
 func (a *Arbiter) Tick(ctx context.Context) (RoundReport, error) {
+	var sent receipt
+	defer func() { sent.wait() }() // after the unlock below
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rep, err := a.tick(ctx)
-	a.notify(ctx, rep.Events)
+	sent = a.post(ctx, rep.Events)
 	return rep, err
 }
 
@@ -414,12 +471,17 @@ func (a *Arbiter) tick(ctx context.Context) (rep RoundReport, err error) {
 // Unlike Tick, Switch waits for the state lock until ctx is done. A
 // switcher failure is returned as a *SwitchError; the intent stays and the
 // next round retries it.
+//
+// Like Tick, Switch returns once its events are notified unless Run is
+// running (see [Arbiter]).
 func (a *Arbiter) Switch(ctx context.Context, to string, force bool) error {
+	var sent receipt
+	defer func() { sent.wait() }() // after the unlock below
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var rep RoundReport
 	err := a.manual(ctx, to, force, &rep)
-	a.notify(ctx, rep.Events)
+	sent = a.post(ctx, rep.Events)
 	return err
 }
 
@@ -470,7 +532,15 @@ func (a *Arbiter) manual(ctx context.Context, to string, force bool, rep *RoundR
 // followed at once by the next. A round that fails (lock held by a cron
 // tick, unwritable state file) is logged and the loop goes on. Run returns
 // nil when ctx is done.
+//
+// The rounds do not wait for the notifiers. When ctx is done, Run waits up
+// to NotifyTimeout for the notifiers to be called with every event
+// queued, then abandons the rest (see [Arbiter]) and returns.
 func (a *Arbiter) Run(ctx context.Context) error {
+	a.nmu.Lock()
+	a.daemons++
+	a.nmu.Unlock()
+	defer a.drain()
 	t := time.NewTicker(a.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -890,27 +960,185 @@ func (r *round) deliver(e Event) {
 	}
 }
 
-// notify sends each event to every notifier: the notifiers of one event
-// concurrently, the events in order. Notifications outlive a cancelled ctx
-// (bounded by NotifyTimeout): what happened is still told on shutdown. A
-// notifier's failure is logged and does not stop the others.
-func (a *Arbiter) notify(ctx context.Context, events []Event) {
-	if len(a.cfg.Notifiers) == 0 {
-		return
+// outbox is the queue of one notifier. Its fields are guarded by
+// Arbiter.nmu.
+type outbox struct {
+	index int
+	n     Notifier
+	// queue holds the events waiting, oldest first; the one being
+	// delivered is no longer in it.
+	queue []letter
+	// idle is nil while no goroutine delivers from this box; otherwise it
+	// is closed when that goroutine ends.
+	idle chan struct{}
+	// cancel, while a call is under way, cancels it.
+	cancel context.CancelFunc
+}
+
+// letter is one event for one notifier.
+type letter struct {
+	// ctx carries the values of the ctx of the round that made the event,
+	// without its cancellation.
+	ctx context.Context
+	e   Event
+	// done is closed once the notifier has been called with e (whatever
+	// came of it), or e was dropped.
+	done chan struct{}
+}
+
+// receipt is what post returns: the letters to wait for, nil when no one
+// needs to wait.
+type receipt []chan struct{}
+
+// wait returns once every letter of the receipt is done. Each letter is
+// bounded by NotifyTimeout (and abandonGrace), so wait is bounded too.
+func (r receipt) wait() {
+	for _, done := range r {
+		<-done
+	}
+}
+
+// post queues events for every notifier, in order, starting a delivery
+// goroutine for each box that has none. Outside Run it returns the last
+// letter of each box, for the caller to wait on; within Run, nothing.
+// It never blocks: a full queue loses its oldest waiting events, though
+// never to make room for events of the same call.
+func (a *Arbiter) post(ctx context.Context, events []Event) receipt {
+	if len(a.boxes) == 0 || len(events) == 0 {
+		return nil
 	}
 	ctx = context.WithoutCancel(ctx)
-	for _, e := range events {
-		var wg sync.WaitGroup
-		for i, n := range a.cfg.Notifiers {
-			wg.Go(func() {
-				err := callBounded(ctx, a.cfg.NotifyTimeout, func(ctx context.Context) error { return n.Notify(ctx, e) })
-				if err != nil {
-					a.log.Warn("notify failed", "notifier", i, "kind", string(e.Kind), "error", err)
-				}
-			})
+	a.nmu.Lock()
+	defer a.nmu.Unlock()
+	// The events of one round never push each other out.
+	limit := max(a.cfg.NotifyQueue, len(events))
+	var rc receipt
+	for _, b := range a.boxes {
+		var last chan struct{}
+		for _, e := range events {
+			for len(b.queue) >= limit {
+				old := b.queue[0]
+				b.queue[0] = letter{}
+				b.queue = b.queue[1:]
+				close(old.done)
+				a.dropped++
+				a.log.Warn("notification dropped: the notifier's queue is full", "notifier", b.index,
+					"kind", string(old.e.Kind), "queue", a.cfg.NotifyQueue, "dropped", a.dropped)
+			}
+			last = make(chan struct{})
+			b.queue = append(b.queue, letter{ctx: ctx, e: e, done: last})
 		}
-		wg.Wait()
+		if b.idle == nil {
+			b.idle = make(chan struct{})
+			go a.courier(b, b.idle)
+		}
+		if a.daemons == 0 {
+			rc = append(rc, last)
+		}
 	}
+	return rc
+}
+
+// courier delivers the letters of b, one at a time, until b is empty; it
+// then closes idle and ends.
+func (a *Arbiter) courier(b *outbox, idle chan struct{}) {
+	a.nmu.Lock()
+	for len(b.queue) > 0 {
+		l := b.queue[0]
+		b.queue[0] = letter{}
+		b.queue = b.queue[1:]
+		ctx, cancel := context.WithCancel(l.ctx)
+		b.cancel = cancel
+		a.nmu.Unlock()
+
+		err := callBounded(ctx, a.cfg.NotifyTimeout, func(ctx context.Context) error { return b.n.Notify(ctx, l.e) })
+		cancel()
+		if err != nil {
+			a.log.Warn("notify failed", "notifier", b.index, "kind", string(l.e.Kind), "error", err)
+		}
+
+		a.nmu.Lock()
+		b.cancel = nil
+		close(l.done)
+	}
+	b.idle = nil
+	close(idle)
+	a.nmu.Unlock()
+}
+
+// drain ends a Run: unless another Run is still under way, it waits up to
+// NotifyTimeout for every box to empty, then drops what is still waiting,
+// cancels the calls under way, and waits for the delivery goroutines to
+// end (at most abandonGrace more).
+func (a *Arbiter) drain() {
+	a.nmu.Lock()
+	a.daemons--
+	if a.daemons > 0 {
+		a.nmu.Unlock()
+		return
+	}
+	idle := a.idleLocked()
+	a.nmu.Unlock()
+	if len(idle) == 0 {
+		return
+	}
+	deadline := time.NewTimer(a.cfg.NotifyTimeout)
+	defer deadline.Stop()
+wait:
+	for _, c := range idle {
+		select {
+		case <-c:
+		case <-deadline.C:
+			a.abandon()
+			break wait
+		}
+	}
+	for _, c := range idle {
+		<-c
+	}
+}
+
+// idleLocked returns the idle channels of the boxes being delivered from.
+func (a *Arbiter) idleLocked() []chan struct{} {
+	var out []chan struct{}
+	for _, b := range a.boxes {
+		if b.idle != nil {
+			out = append(out, b.idle)
+		}
+	}
+	return out
+}
+
+// abandon drops every waiting letter and cancels the calls under way.
+func (a *Arbiter) abandon() {
+	a.nmu.Lock()
+	defer a.nmu.Unlock()
+	for _, b := range a.boxes {
+		n := len(b.queue)
+		for _, l := range b.queue {
+			close(l.done)
+		}
+		b.queue = nil
+		if b.cancel != nil {
+			b.cancel()
+			n++
+		}
+		if n > 0 {
+			a.dropped += uint64(n)
+			a.log.Warn("notifications abandoned on shutdown: the notifier did not catch up in time", "notifier", b.index,
+				"abandoned", n, "timeout", a.cfg.NotifyTimeout, "dropped", a.dropped)
+		}
+	}
+}
+
+// DroppedNotifications returns the number of notifications this Arbiter
+// never attempted or cut short: dropped from a full queue, or abandoned
+// when Run returned. A notifier call that failed or timed out is not
+// counted (it is logged).
+func (a *Arbiter) DroppedNotifications() uint64 {
+	a.nmu.Lock()
+	defer a.nmu.Unlock()
+	return a.dropped
 }
 
 func newID() string {

@@ -75,6 +75,7 @@ func TestRunMetrics(t *testing.T) {
 		`understudy_switch_failures_total 0`,
 		`understudy_switch_pending 0`,
 		`understudy_isolated 0`,
+		`understudy_notifications_dropped_total 0`,
 	} {
 		assert.Contains(t, body, line+"\n")
 	}
