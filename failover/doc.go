@@ -29,6 +29,10 @@
 //   - Events mark transitions: each is emitted once when the situation
 //     changes, never once per round. A switch that keeps failing is
 //     reported once until it succeeds or its target changes.
+//   - A notifier never slows the loop: each has its own bounded queue and
+//     delivery goroutine. In daemon mode ([Arbiter.Run]) rounds only queue
+//     their events; a one-shot [Arbiter.Tick] (cron) returns once its
+//     events are delivered, so a short-lived process loses none.
 //   - The state file is written atomically (temporary file, fsync,
 //     rename) with mode 0600, and locked with flock so that two arbiters
 //     (a cron tick and a manual switch, say) never interleave. A corrupt
