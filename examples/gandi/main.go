@@ -15,19 +15,19 @@
 //	               when the record changed, like the modified gandi.py.
 //
 // The Gandi token is read from /etc/understudy/gandi.token (a LiveDNS
-// personal access token). Copy and edit the constants; README.md maps
+// personal access token). Copy and edit articleSetup; README.md maps
 // the article's scripts to the lines below.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -38,17 +38,45 @@ import (
 	"github.com/understudy-ha/understudy/health"
 )
 
+// setup is everything the article's two scripts hard-code.
+type setup struct {
+	Zone, Name string
+	// MasterTunnel is MASTER_ADDRESS, the master's sshd seen over OpenVPN.
+	MasterTunnel string
+	// CheckIP is checkip.dyndns.com: the witness ("is the Internet
+	// there") and where each host reads its own public address.
+	CheckIP string
+	// SMTP relays mail to Root (mail -s … root@$HOST).
+	SMTP, Root string
+	// TokenFile holds the LiveDNS personal access token.
+	TokenFile string
+	// StateFile keeps the arbiter's state between cron runs.
+	StateFile string
+	// FailAfter is how many runs in a row the tunnel must fail.
+	FailAfter int
+	// Hook repoints cybelle's OpenVPN at demeter's new address; it gets
+	// OLD NEW (see README.md).
+	Hook []string
+}
+
+// articleSetup is the article's values.
+func articleSetup() setup {
+	return setup{
+		Zone:         "soutade.fr.",
+		Name:         "@",
+		MasterTunnel: "10.8.0.1:22", // MASTER_ADDRESS="10.8.0.1"
+		CheckIP:      "http://checkip.dyndns.com/",
+		SMTP:         "localhost:25",
+		Root:         "root@soutade.fr",
+		TokenFile:    "/etc/understudy/gandi.token",
+		StateFile:    "/var/lib/understudy/gandi-backup.json",
+		FailAfter:    1, // the article switches on the first failed run
+		Hook:         []string{"/usr/local/sbin/repoint-cybelle"},
+	}
+}
+
 const (
-	zone          = "soutade.fr."
-	name          = "@"
-	masterTunnel  = "10.8.0.1:22" // MASTER_ADDRESS="10.8.0.1", seen over OpenVPN
-	checkipURL    = "http://checkip.dyndns.com/"
-	smtp          = "localhost:25"
-	root          = "root@soutade.fr"
-	tokenFile     = "/etc/understudy/gandi.token"
-	stateFile     = "/var/lib/understudy/gandi-backup.json"
-	repointPeer   = "/usr/local/sbin/repoint-cybelle" // gets OLD NEW; see README.md
-	gandiMinTTL   = 300 * time.Second                 // LiveDNS refuses less
+	gandiMinTTL   = 300 * time.Second // LiveDNS refuses less
 	exitChanged   = 34
 	exitUsage     = 2
 	switchTimeout = 30 * time.Second
@@ -56,6 +84,7 @@ const (
 
 func main() {
 	flag.Parse()
+	s := articleSetup()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -63,9 +92,14 @@ func main() {
 	code := 0
 	switch flag.Arg(0) {
 	case "backup":
-		err = backup(ctx, log)
+		err = backup(ctx, s, log)
 	case "master":
-		code, err = master(ctx, log)
+		var res dnsprovider.DDNSResult
+		res, err = master(ctx, s, log)
+		if res.Changed {
+			fmt.Printf("changed %v %s\n", res.Old, res.New) // gandi.py's old and new IP
+			code = exitChanged
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "usage: gandi backup|master")
 		os.Exit(exitUsage)
@@ -78,8 +112,8 @@ func main() {
 }
 
 // gandiRecord is the modified gandi.py: soutade.fr's A record at Gandi.
-func gandiRecord(log *slog.Logger) (*dnsprovider.Libdns, error) {
-	tok, err := os.ReadFile(tokenFile)
+func gandiRecord(s setup, log *slog.Logger) (*dnsprovider.Libdns, error) {
+	tok, err := os.ReadFile(s.TokenFile)
 	if err != nil {
 		return nil, err
 	}
@@ -88,20 +122,20 @@ func gandiRecord(log *slog.Logger) (*dnsprovider.Libdns, error) {
 		return nil, err
 	}
 	return dnsprovider.NewLibdns(dnsprovider.LibdnsConfig{
-		Provider: p, ProviderName: "gandi", Zone: zone, Name: name, TTL: gandiMinTTL,
+		Provider: p, ProviderName: "gandi", Zone: s.Zone, Name: s.Name, TTL: gandiMinTTL,
 		Type: "A", Timeout: switchTimeout, Logger: log,
 	})
 }
 
-// backup is cybelle's cron script.
-func backup(ctx context.Context, log *slog.Logger) error {
-	record, err := gandiRecord(log)
+// backup is one run of cybelle's cron script.
+func backup(ctx context.Context, s setup, log *slog.Logger) error {
+	record, err := gandiRecord(s, log)
 	if err != nil {
 		return err
 	}
 	// "il change l'entrée DNS vers son IP actuelle": cybelle's own
 	// public address, as checkip sees it.
-	self, err := dnsprovider.HTTPSource{URL: checkipURL, Family: "ipv4"}.Addr(ctx)
+	self, err := dnsprovider.HTTPSource{URL: s.CheckIP, Family: "ipv4"}.Addr(ctx)
 	if err != nil {
 		return nil // no Internet at all: exit 0, like "ping checkip || exit 0"
 	}
@@ -117,17 +151,18 @@ func backup(ctx context.Context, log *slog.Logger) error {
 
 	// ping -c 4 checkip.dyndns.com || exit 0: a witness check. When it
 	// fails, the arbiter is isolated and switches nothing.
-	witness, err := health.NewHTTP(health.HTTPConfig{URL: checkipURL})
+	witness, err := health.NewHTTP(health.HTTPConfig{URL: s.CheckIP})
 	if err != nil {
 		return err
 	}
 	// ping -c 4 $MASTER_ADDRESS && exit 0: the master over the tunnel.
-	tunnel, err := health.NewTCP(health.TCPConfig{Address: masterTunnel, Expect: "SSH-"})
+	tunnel, err := health.NewTCP(health.TCPConfig{Address: s.MasterTunnel, Expect: "SSH-"})
 	if err != nil {
 		return err
 	}
-	// echo `date` | mail -s "Fallback server (cybelle) activated" root
-	mail, err := notify.NewMail(notify.MailConfig{Server: smtp, From: root, To: []string{root}})
+	// echo `date` | mail -s "Fallback server (cybelle) activated" root:
+	// a mail per switch (or failed switch), not per run.
+	mail, err := notify.NewMail(notify.MailConfig{Server: s.SMTP, From: s.Root, To: []string{s.Root}})
 	if err != nil {
 		return err
 	}
@@ -137,7 +172,8 @@ func backup(ctx context.Context, log *slog.Logger) error {
 				{Name: "demeter", Address: master, Priority: 2},
 				{Name: "cybelle", Address: self, Priority: 1},
 			},
-			FailAfter: 1,                       // the article switches on the first failed round
+			FailAfter: s.FailAfter,
+			RiseAfter: 1,                       // one answer over the tunnel is enough ("&& exit 0")
 			Failback:  failover.FailbackManual, // demeter takes the record back itself (gandi master)
 		},
 		Checks: []failover.Check{
@@ -147,40 +183,39 @@ func backup(ctx context.Context, log *slog.Logger) error {
 		// python /home/soutade/gandi.py
 		Switchers:     []failover.Switcher{record},
 		SwitchTimeout: 2 * switchTimeout,
-		Notifiers:     []failover.Notifier{notify.Filter(mail, notify.DefaultMailKinds()...)},
-		StatePath:     stateFile,
+		Notifiers:     []failover.Notifier{notify.Filter(mail, failover.EventSwitchDone, failover.EventSwitchFailed)},
+		StatePath:     s.StateFile,
 		Logger:        log,
 	})
 	if err != nil {
 		return err
 	}
+	// When demeter has taken the record back (gandi master), it is the
+	// active node again, so that its next failure switches again.
+	if st, err := failover.ReadSnapshot(s.StateFile); err == nil && st.Active == "cybelle" && !slices.Contains(cur, self) {
+		if err := arb.Switch(ctx, "demeter", true); err != nil {
+			return err
+		}
+	}
 	_, err = arb.Tick(ctx)
 	return err
 }
 
-// master is demeter's cron script.
-func master(ctx context.Context, log *slog.Logger) (int, error) {
-	record, err := gandiRecord(log)
+// master is one run of demeter's cron script.
+func master(ctx context.Context, s setup, log *slog.Logger) (dnsprovider.DDNSResult, error) {
+	record, err := gandiRecord(s, log)
 	if err != nil {
-		return 0, err
+		return dnsprovider.DDNSResult{}, err
 	}
 	d, err := dnsprovider.NewDDNS(dnsprovider.DDNSConfig{
-		Source: dnsprovider.HTTPSource{URL: checkipURL, Family: "ipv4"},
+		Source: dnsprovider.HTTPSource{URL: s.CheckIP, Family: "ipv4"},
 		Record: record, Node: "demeter", Family: "ipv4",
 		// ssh root@${old_ip} "sed -i -e 's/^remote .*$/remote ${new_ip}/' …; service openvpn restart"
-		Hook:   []string{repointPeer},
+		Hook:   s.Hook,
 		Logger: log,
 	})
 	if err != nil {
-		return 0, err
+		return dnsprovider.DDNSResult{}, err
 	}
-	res, err := d.Update(ctx)
-	if errors.Is(err, dnsprovider.ErrSourceUnavailable) {
-		return 0, err
-	}
-	if res.Changed {
-		fmt.Printf("changed %v %s\n", res.Old, res.New) // gandi.py's old and new IP
-		return exitChanged, err
-	}
-	return 0, err
+	return d.Update(ctx)
 }
