@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -158,7 +159,14 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 		if err != nil {
 			return nil, err
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
+		// A transport of its own: the check's TLS settings, no proxy, no
+		// keep-alives, and nothing another package did to
+		// http.DefaultTransport (which need not even be an *http.Transport).
+		tr := &http.Transport{
+			DialContext:         (&net.Dialer{KeepAlive: -1}).DialContext,
+			TLSHandshakeTimeout: DefaultHTTPTimeout,
+			ForceAttemptHTTP2:   true,
+		}
 		tr.TLSClientConfig = tlsConf
 		tr.DisableKeepAlives = true
 		tr.Proxy = nil // the check is about the target, not a proxy

@@ -285,3 +285,21 @@ func TestHTTPErrorNamesURLOnce(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(err.Error(), u), err.Error())
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
 }
+
+// NewHTTP does not depend on what other code did to http.DefaultTransport.
+func TestHTTPIgnoresDefaultTransport(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	old := http.DefaultTransport
+	http.DefaultTransport = roundTripperFunc(func(*http.Request) (*http.Response, error) {
+		return nil, errors.New("the default transport must not be used")
+	})
+	defer func() { http.DefaultTransport = old }()
+	c, err := health.NewHTTP(health.HTTPConfig{URL: srv.URL})
+	require.NoError(t, err)
+	require.NoError(t, c.Check(t.Context()))
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
