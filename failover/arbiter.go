@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,6 +106,19 @@ type Config struct {
 	// OnEvent, if set, is called with every event as it happens, from the
 	// goroutine running the round. It must not call back into the Arbiter.
 	OnEvent func(Event)
+	// NoReconcile turns off the reconciliation of the active node. By
+	// default (false), at the start of each round with no switch pending
+	// and a node recorded active, the arbiter asks the first switcher that
+	// is a [Currenter] where traffic points (bounded by CheckTimeout). If
+	// the addresses name exactly one node, by its Address or Address6, and
+	// not the node recorded active, that node is recorded active instead,
+	// with EventActiveChanged, before the Policy steps: someone moved the
+	// traffic outside Understudy (a master taking its DNS record back by
+	// dynamic DNS), and the next failure of that node must switch again.
+	// Nothing is switched because of it; an answer that fails, names no
+	// node or several, changes nothing (logged at Warn). With no node
+	// recorded active (a fresh state), the Policy converges as usual.
+	NoReconcile bool
 }
 
 // withDefaults returns c with its zero fields set to their defaults.
@@ -255,6 +271,9 @@ type Arbiter struct {
 	log    *slog.Logger
 	nodes  map[string]Node
 	layout []nodeInfo
+	// current is the first switcher that is a Currenter, nil if none or
+	// NoReconcile.
+	current Currenter
 
 	// nmu guards the notification queues, daemons and dropped.
 	nmu sync.Mutex
@@ -289,6 +308,14 @@ func New(cfg Config) (*Arbiter, error) {
 	for _, n := range cfg.Policy.Nodes {
 		a.nodes[n.Name] = n
 		a.layout = append(a.layout, nodeInfo{Name: n.Name, Address: n.Address, Priority: n.Priority})
+	}
+	if !cfg.NoReconcile {
+		for _, s := range cfg.Switchers {
+			if c, ok := s.(Currenter); ok {
+				a.current = c
+				break
+			}
+		}
 	}
 	a.snap = a.fresh()
 	return a, nil
@@ -364,8 +391,11 @@ func (e *SwitchError) Unwrap() error { return e.Err }
 //     arbiter holds it) and load the state; a corrupt file is moved aside
 //     to StatePath+".corrupt", EventStateReset is emitted and the round
 //     starts from an empty state, making no switch;
-//  2. carry out a pending switch (resumed after a crash, or retried after
-//     a failure);
+//  2. with no switch pending, ask the first [Currenter] switcher where
+//     traffic points, and record that node active if it is another one
+//     (EventActiveChanged; see Config.NoReconcile); otherwise carry out
+//     the pending switch (resumed after a crash, or retried after a
+//     failure);
 //  3. run every check concurrently, each with its timeout;
 //  4. step the Policy;
 //  5. if it decides a switch: persist the intent, emit
@@ -406,6 +436,9 @@ func (a *Arbiter) tick(ctx context.Context) (rep RoundReport, err error) {
 		a.keepSnapshot(r.sf)
 	}()
 
+	if r.sf.Pending == nil {
+		r.reconcile(ctx)
+	}
 	var tried *PendingSwitch
 	if p := r.sf.Pending; p != nil {
 		if why := r.pendingBlocked(); why != "" {
@@ -702,6 +735,62 @@ func (r *round) settleDeferred(ctx context.Context, rep *RoundReport) error {
 	announce := &Event{Kind: EventSwitchIntended, From: p.To, To: active,
 		Message: fmt.Sprintf("abandoning the switch to %s (%s); pointing traffic back at %s in case the switch was partly applied", p.To, why, active)}
 	return r.carryOut(ctx, announce, rep)
+}
+
+// reconcile asks the Currenter where traffic points and, if that is
+// exactly one node other than the one recorded active, records it active
+// with EventActiveChanged (see Config.NoReconcile). It never switches:
+// the Policy decides from there.
+func (r *round) reconcile(ctx context.Context) {
+	a, st := r.a, &r.sf.Policy
+	if a.current == nil || st.Active == "" {
+		return
+	}
+	var addrs []netip.Addr
+	err := callBounded(ctx, a.cfg.CheckTimeout, func(ctx context.Context) error {
+		var err error
+		addrs, err = a.current.Current(ctx)
+		return err
+	})
+	if err != nil {
+		// addrs is not read: the call may have been abandoned.
+		if ctx.Err() == nil {
+			a.log.Warn("cannot tell where traffic points; keeping the recorded active node", "active", st.Active, "error", err)
+		}
+		return
+	}
+	var match []string
+	for _, n := range a.cfg.Policy.Nodes {
+		if !slices.ContainsFunc(addrs, func(x netip.Addr) bool { return sameAddr(x, n.Address) || sameAddr(x, n.Address6) }) {
+			continue
+		}
+		if n.Name == st.Active {
+			a.log.Debug("traffic points at the recorded active node", "node", n.Name, "addresses", addrs)
+			return
+		}
+		match = append(match, n.Name)
+	}
+	if len(match) != 1 {
+		a.log.Warn("traffic points at no single configured node; keeping the recorded active node",
+			"active", st.Active, "addresses", addrs, "nodes", match)
+		return
+	}
+	from, to := st.Active, match[0]
+	st.Active = to
+	// The once-per-situation events about the old active node are over,
+	// as after a switch (Policy.Complete); the hold-down is not restarted,
+	// since no switch was made.
+	maps.DeleteFunc(st.Latches, func(k string, _ bool) bool {
+		return k == latchNoHealthy || strings.HasPrefix(k, latchHeldDown) || strings.HasPrefix(k, latchFailbackPending)
+	})
+	a.log.Warn("traffic points at another node than recorded", "from", from, "to", to, "addresses", addrs)
+	r.emit(Event{Kind: EventActiveChanged, From: from, To: to,
+		Message: fmt.Sprintf("traffic points at %s, not at %s as recorded (changed outside Understudy); %s is now the active node", to, from, to)})
+}
+
+// sameAddr reports whether x, from a Currenter, is the node address n.
+func sameAddr(x, n netip.Addr) bool {
+	return x.IsValid() && n.IsValid() && x.Unmap() == n.Unmap()
 }
 
 // resumedEvent returns EventSwitchResumed for a pending switch that was

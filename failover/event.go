@@ -54,6 +54,12 @@ const (
 	// host; Message gives the old and the new address). Emitted by the
 	// daemon's ddns loop, not by the Policy.
 	EventAddressChanged EventKind = "address_changed"
+	// EventActiveChanged: traffic was found pointing at another node than
+	// recorded (changed outside Understudy): From is the node recorded
+	// active, To the node traffic points at, which the arbiter now records
+	// as active. Nothing is switched. Emitted by the arbiter when a
+	// switcher is a [Currenter], not by the Policy.
+	EventActiveChanged EventKind = "active_changed"
 )
 
 // Event is something that happened, for logs, status and notifications.

@@ -49,3 +49,19 @@ func (f SwitcherFunc) Switch(ctx context.Context, to Node) error { return f(ctx,
 type Notifier interface {
 	Notify(ctx context.Context, e Event) error
 }
+
+// Currenter is an optional interface of a [Switcher] that can tell where
+// traffic points now: the addresses a DNS record holds, say. The arbiter
+// finds it by type assertion on Config.Switchers and asks the first
+// switcher that has it at the start of each round with no switch pending,
+// so that a change made outside Understudy (a master that takes its DNS
+// record back by dynamic DNS) updates the node it records as active (see
+// Config.NoReconcile). The answer never makes the arbiter switch.
+//
+// Current must not change anything; it may be called concurrently with
+// other Currents, never with a Switch of the same switcher. It returns
+// the addresses traffic is sent to, in any order; the arbiter matches
+// them against each node's Address and Address6.
+type Currenter interface {
+	Current(ctx context.Context) ([]netip.Addr, error)
+}

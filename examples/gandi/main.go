@@ -27,7 +27,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -161,7 +160,9 @@ func backup(ctx context.Context, s setup, log *slog.Logger) error {
 		return err
 	}
 	// echo `date` | mail -s "Fallback server (cybelle) activated" root:
-	// a mail per switch (or failed switch), not per run.
+	// a mail per switch (or failed switch), not per run; and one when
+	// the record is found back on demeter ("Master server (demeter)
+	// activated").
 	mail, err := notify.NewMail(notify.MailConfig{Server: s.SMTP, From: s.Root, To: []string{s.Root}})
 	if err != nil {
 		return err
@@ -183,20 +184,17 @@ func backup(ctx context.Context, s setup, log *slog.Logger) error {
 		// python /home/soutade/gandi.py
 		Switchers:     []failover.Switcher{record},
 		SwitchTimeout: 2 * switchTimeout,
-		Notifiers:     []failover.Notifier{notify.Filter(mail, failover.EventSwitchDone, failover.EventSwitchFailed)},
+		Notifiers:     []failover.Notifier{notify.Filter(mail, failover.EventSwitchDone, failover.EventSwitchFailed, failover.EventActiveChanged)},
 		StatePath:     s.StateFile,
 		Logger:        log,
 	})
 	if err != nil {
 		return err
 	}
-	// When demeter has taken the record back (gandi master), it is the
-	// active node again, so that its next failure switches again.
-	if st, err := failover.ReadSnapshot(s.StateFile); err == nil && st.Active == "cybelle" && !slices.Contains(cur, self) {
-		if err := arb.Switch(ctx, "demeter", true); err != nil {
-			return err
-		}
-	}
+	// When demeter has taken the record back (gandi master), the arbiter
+	// reads the record (record is a failover.Currenter), records demeter
+	// as active again and mails active_changed, so that demeter's next
+	// failure switches again.
 	_, err = arb.Tick(ctx)
 	return err
 }

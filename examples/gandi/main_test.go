@@ -76,10 +76,13 @@ func TestBackup(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, res.Changed)
 			w.checkip.set(cybelleIP)
+			puts := w.gandi.Faults.Count("PUT ")
 			w.backup(t)
 			w.backup(t)
+			assert.Equal(t, puts, w.gandi.Faults.Count("PUT "), "cybelle wrote the record with demeter holding it")
 			assert.Equal(t, []string{"203.0.113.9"}, w.record(t), "cybelle took the record again with the master up")
-			assert.Equal(t, []string{"demeter", "cybelle", "demeter"}, w.smtp.switchedTo())
+			assert.Equal(t, []string{"demeter", "cybelle", "demeter (active_changed)"}, w.smtp.switchedTo(),
+				"one mail when the record is found back on demeter, and no write")
 
 			// A second outage switches again.
 			w.tunnel.stop(t)
@@ -87,7 +90,7 @@ func TestBackup(t *testing.T) {
 				w.backup(t)
 			}
 			assert.Equal(t, []string{cybelleIP}, w.record(t), "no switch on the second outage")
-			assert.Equal(t, []string{"demeter", "cybelle", "demeter", "cybelle"}, w.smtp.switchedTo())
+			assert.Equal(t, []string{"demeter", "cybelle", "demeter (active_changed)", "cybelle"}, w.smtp.switchedTo())
 		})
 	}
 }
@@ -359,11 +362,20 @@ func (s *smtpServer) received() []message {
 }
 
 // switchedTo returns, for each mail received, the node it says the
-// record was switched to; any other kind of mail fails the test.
+// record was switched to, or was found pointing at (followed by
+// " (active_changed)"); any other kind of mail fails the test.
 func (s *smtpServer) switchedTo() []string {
 	var to []string
 	for _, m := range s.received() {
 		kind := failover.EventKind(m.header.Get("X-Understudy-Event"))
+		if kind == failover.EventActiveChanged {
+			if sub := activeRE.FindStringSubmatch(m.header.Get("Subject")); sub != nil {
+				to = append(to, sub[1]+" (active_changed)")
+			} else {
+				to = append(to, "unparsable "+m.header.Get("Subject"))
+			}
+			continue
+		}
 		if kind != failover.EventSwitchDone {
 			to = append(to, "unexpected "+string(kind))
 			continue
@@ -381,6 +393,10 @@ func (s *smtpServer) switchedTo() []string {
 // switchedRE finds the target in a switch_done mail's subject
 // ("[understudy] switched demeter -> cybelle: …").
 var switchedRE = regexp.MustCompile(`switched (?:[^ ]+ -> |to )([^ :]+)`)
+
+// activeRE finds the node in an active_changed mail's subject
+// ("[understudy] active_changed: traffic points at demeter, not at …").
+var activeRE = regexp.MustCompile(`traffic points at ([^ ,]+),`)
 
 type session struct {
 	srv *smtpServer

@@ -1,7 +1,7 @@
 // Package failovertest provides fakes for testing code built on package
 // failover: a [Switcher] that records its calls and fails on demand, a
-// [Checker] whose result the test sets, and a [Notifier] that records
-// events.
+// [Checker] whose result the test sets, a [Notifier] that records events,
+// and a [Record] that reads back where it points (a [failover.Currenter]).
 //
 // Every fake is safe for concurrent use, records time with time.Now (so
 // inside a testing/synctest bubble it records fake time), and honours its
@@ -11,6 +11,8 @@ package failovertest
 import (
 	"context"
 	"errors"
+	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -243,4 +245,90 @@ func (n *Notifier) Count(k failover.EventKind) int {
 		}
 	}
 	return c
+}
+
+// Record is a fake DNS record: a [failover.Switcher] that is also a
+// [failover.Currenter]. Switch points it at the node's Address (and
+// Address6, if set); Set changes it behind the arbiter's back, as a
+// master's dynamic DNS update would. The zero value holds no address.
+type Record struct {
+	mu       sync.Mutex
+	addrs    []netip.Addr
+	err      error
+	switches []string
+	currents int
+}
+
+var _ failover.Currenter = (*Record)(nil)
+
+// Switch records the call and points the record at to. It returns ctx's
+// error if ctx is already done.
+func (r *Record) Switch(ctx context.Context, to failover.Node) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.switches = append(r.switches, to.Name)
+	r.addrs = nil
+	for _, a := range []netip.Addr{to.Address, to.Address6} {
+		if a.IsValid() {
+			r.addrs = append(r.addrs, a)
+		}
+	}
+	return nil
+}
+
+// Current returns the addresses the record holds, or the error set by
+// FailCurrent, or ctx's error if ctx is already done.
+func (r *Record) Current(ctx context.Context) ([]netip.Addr, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.currents++
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return slices.Clone(r.addrs), nil
+}
+
+// Set makes the record hold addrs, without a Switch.
+func (r *Record) Set(addrs ...netip.Addr) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.addrs = slices.Clone(addrs)
+}
+
+// FailCurrent makes Current return err (ErrInjected if nil) until
+// HealCurrent.
+func (r *Record) FailCurrent(err error) {
+	if err == nil {
+		err = ErrInjected
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.err = err
+}
+
+// HealCurrent makes Current answer again.
+func (r *Record) HealCurrent() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.err = nil
+}
+
+// Targets returns the node of every Switch so far, in order.
+func (r *Record) Targets() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.switches)
+}
+
+// CurrentCalls returns the number of calls to Current so far.
+func (r *Record) CurrentCalls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.currents
 }

@@ -328,5 +328,6 @@ func EventKinds() []failover.EventKind {
 		failover.EventSwitchIntended, failover.EventSwitchResumed,
 		failover.EventSwitchDone, failover.EventSwitchFailed,
 		failover.EventStateReset, failover.EventAddressChanged,
+		failover.EventActiveChanged,
 	}
 }
