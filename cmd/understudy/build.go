@@ -142,7 +142,7 @@ func buildArbiter(cfg *config.Config, d deps) (*failover.Arbiter, error) {
 			continue
 		}
 		if s.Timeout < fc.SwitchTimeout {
-			sw = timeoutSwitcher{sw, s.Timeout}
+			sw = withTimeout(sw, s.Timeout)
 		}
 		fc.Switchers = append(fc.Switchers, sw)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"time"
 
@@ -63,6 +64,26 @@ type timeoutSwitcher struct {
 	failover.Switcher
 	timeout time.Duration
 }
+
+// withTimeout bounds every Switch of sw by d, keeping sw's optional
+// failover.Currenter (the arbiter reads where traffic points through it).
+func withTimeout(sw failover.Switcher, d time.Duration) failover.Switcher {
+	t := timeoutSwitcher{sw, d}
+	if c, ok := sw.(failover.Currenter); ok {
+		return timeoutCurrenter{t, c}
+	}
+	return t
+}
+
+// timeoutCurrenter is a timeoutSwitcher whose switcher can also tell
+// where traffic points.
+type timeoutCurrenter struct {
+	timeoutSwitcher
+	c failover.Currenter
+}
+
+// Current asks the wrapped switcher.
+func (t timeoutCurrenter) Current(ctx context.Context) ([]netip.Addr, error) { return t.c.Current(ctx) }
 
 // Switch calls the wrapped switcher with the shorter deadline.
 func (t timeoutSwitcher) Switch(ctx context.Context, to failover.Node) error {
