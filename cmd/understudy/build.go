@@ -117,6 +117,7 @@ func buildArbiter(cfg *config.Config, d deps) (*failover.Arbiter, error) {
 		StatePath:     cfg.StateFile,
 		Interval:      cfg.Interval,
 		CheckTimeout:  cfg.CheckTimeout,
+		NoReconcile:   cfg.NoReconcile,
 		SwitchTimeout: cfg.Switch.Timeout,
 		SwitchRetries: cfg.Switch.Retries,
 		SwitchBackoff: cfg.Switch.Backoff,

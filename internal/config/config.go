@@ -54,9 +54,14 @@ type Config struct {
 	// CheckTimeout bounds each check (default 5s); it must be shorter
 	// than Interval.
 	CheckTimeout time.Duration `yaml:"check_timeout"`
-	Log          Log           `yaml:"log"`
-	Policy       Policy        `yaml:"policy"`
-	Switch       Switch        `yaml:"switch"`
+	// NoReconcile stops the arbiter from reading, through the first
+	// switcher that can tell (rfc2136, libdns), where traffic points
+	// now, and from adopting a change made outside Understudy as the
+	// active node (default: it does).
+	NoReconcile bool   `yaml:"no_reconcile"`
+	Log         Log    `yaml:"log"`
+	Policy      Policy `yaml:"policy"`
+	Switch      Switch `yaml:"switch"`
 	// Nodes are the servers, preferred first unless priorities say
 	// otherwise. At least one is required.
 	Nodes []Node `yaml:"nodes" cfg:"required"`
