@@ -1,22 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/mail"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,6 +19,7 @@ import (
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/internal/harness/bind"
 	"github.com/understudy-ha/understudy/internal/harness/mariadb"
+	"github.com/understudy-ha/understudy/internal/harness/smtpsink"
 )
 
 // The article's db.test.ru, on loopback: the master is 127.0.0.1 and the
@@ -77,7 +73,7 @@ func TestArticle(t *testing.T) {
 		rep = tick(t, arb)
 		assert.False(t, rep.Decision.Switch, "switched with both servers healthy")
 		assert.Equal(t, []string{masterIP, masterIP}, both())
-		mails := w.smtp.count()
+		mails := w.smtp.Count()
 
 		// The master's sshd dies: SSH is notify-only, so a mail at the
 		// third failure and no switch, however long it lasts.
@@ -92,7 +88,7 @@ func TestArticle(t *testing.T) {
 		tick(t, arb)
 		tick(t, arb)
 		assert.Equal(t, []failover.EventKind{failover.EventCheckDown, failover.EventCheckUp}, w.smtp.kindsSince(mails))
-		mails = w.smtp.count()
+		mails = w.smtp.Count()
 
 		// The master's Apache dies: the counter reaches 3 on the third
 		// round, and both name servers then answer the slave.
@@ -111,7 +107,7 @@ func TestArticle(t *testing.T) {
 		tick(t, arb)
 		assert.Equal(t, []failover.EventKind{failover.EventCheckDown, failover.EventNodeDown, failover.EventSwitchDone},
 			w.smtp.kindsSince(mails), "one mail per transition, not one per round")
-		mails = w.smtp.count()
+		mails = w.smtp.Count()
 
 		// Apache is back: failback after RiseAfter (2) good rounds.
 		w.masterHTTP.start(t)
@@ -125,7 +121,7 @@ func TestArticle(t *testing.T) {
 		assert.Equal(t, []failover.EventKind{failover.EventCheckUp, failover.EventNodeUp, failover.EventSwitchDone},
 			w.smtp.kindsSince(mails))
 		for _, m := range w.smtp.received()[mails:] {
-			assert.Equal(t, []string{"admin@my.com"}, m.to)
+			assert.Equal(t, []string{"admin@my.com"}, m.To)
 		}
 	})
 
@@ -275,81 +271,26 @@ func serveSSH(l net.Listener) {
 	}
 }
 
-// smtpServer is a real SMTP server (go-smtp) on loopback, the article's
-// 10.6.6.6, that records what it receives.
+// smtpServer is the relay the article mails through: a real SMTP server
+// on loopback (internal/harness/smtpsink) that records what it receives.
 type smtpServer struct {
+	*smtpsink.Sink
 	addr string
-	mu   sync.Mutex
-	msgs []message
-}
-
-type message struct {
-	to     []string
-	header mail.Header
 }
 
 func startSMTP(t *testing.T) *smtpServer {
-	s := &smtpServer{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &session{srv: s}, nil
-	}))
-	srv.Domain = "relay.test"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s.addr = l.Addr().String()
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close(); <-done })
-	return s
+	s := smtpsink.Start(t)
+	return &smtpServer{Sink: s, addr: s.Addr}
 }
 
-func (s *smtpServer) received() []message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.msgs)
-}
-
-func (s *smtpServer) count() int { return len(s.received()) }
+func (s *smtpServer) received() []smtpsink.Message { return s.Messages() }
 
 // kindsSince returns the event kinds (X-Understudy-Event) of the mails
 // received after the first n.
 func (s *smtpServer) kindsSince(n int) []failover.EventKind {
 	var kinds []failover.EventKind
 	for _, m := range s.received()[n:] {
-		kinds = append(kinds, failover.EventKind(m.header.Get("X-Understudy-Event")))
+		kinds = append(kinds, failover.EventKind(m.Header.Get("X-Understudy-Event")))
 	}
 	return kinds
 }
-
-type session struct {
-	srv *smtpServer
-	to  []string
-}
-
-func (ss *session) Mail(string, *smtp.MailOptions) error { return nil }
-
-func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.to = append(ss.to, to)
-	return nil
-}
-
-func (ss *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	m, err := mail.ReadMessage(bytes.NewReader(b))
-	if err != nil {
-		return errors.Join(errors.New("unparsable message"), err)
-	}
-	ss.srv.mu.Lock()
-	ss.srv.msgs = append(ss.srv.msgs, message{to: ss.to, header: m.Header})
-	ss.srv.mu.Unlock()
-	return nil
-}
-
-func (ss *session) Reset()        { ss.to = nil }
-func (ss *session) Logout() error { return nil }

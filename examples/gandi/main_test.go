@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,23 +8,21 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/mail"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/failover"
 	fakegandi "github.com/understudy-ha/understudy/internal/fakes/gandi"
+	"github.com/understudy-ha/understudy/internal/harness/smtpsink"
 )
 
 const (
@@ -66,7 +63,7 @@ func TestBackup(t *testing.T) {
 			assert.Equal(t, []string{cybelleIP}, w.record(t))
 			assert.Equal(t, []string{"demeter", "cybelle"}, w.smtp.switchedTo(), "one mail for the failover")
 			for _, m := range w.smtp.received() {
-				assert.Equal(t, []string{"root@soutade.fr"}, m.to)
+				assert.Equal(t, []string{"root@soutade.fr"}, m.To)
 			}
 
 			// demeter is back and its own script takes the record back.
@@ -324,42 +321,19 @@ func serveSSH(l net.Listener) {
 	}
 }
 
-// smtpServer is a real SMTP server (go-smtp) on loopback, the article's
-// local MTA, that records what it receives.
+// smtpServer is the relay the article mails through: a real SMTP server
+// on loopback (internal/harness/smtpsink) that records what it receives.
 type smtpServer struct {
+	*smtpsink.Sink
 	addr string
-	mu   sync.Mutex
-	msgs []message
-}
-
-type message struct {
-	to     []string
-	header mail.Header
 }
 
 func startSMTP(t *testing.T) *smtpServer {
-	s := &smtpServer{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &session{srv: s}, nil
-	}))
-	srv.Domain = "soutade.test"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s.addr = l.Addr().String()
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close(); <-done })
-	return s
+	s := smtpsink.Start(t)
+	return &smtpServer{Sink: s, addr: s.Addr}
 }
 
-func (s *smtpServer) received() []message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.msgs)
-}
+func (s *smtpServer) received() []smtpsink.Message { return s.Messages() }
 
 // switchedTo returns, for each mail received, the node it says the
 // record was switched to, or was found pointing at (followed by
@@ -367,12 +341,12 @@ func (s *smtpServer) received() []message {
 func (s *smtpServer) switchedTo() []string {
 	var to []string
 	for _, m := range s.received() {
-		kind := failover.EventKind(m.header.Get("X-Understudy-Event"))
+		kind := failover.EventKind(m.Header.Get("X-Understudy-Event"))
 		if kind == failover.EventActiveChanged {
-			if sub := activeRE.FindStringSubmatch(m.header.Get("Subject")); sub != nil {
+			if sub := activeRE.FindStringSubmatch(m.Header.Get("Subject")); sub != nil {
 				to = append(to, sub[1]+" (active_changed)")
 			} else {
-				to = append(to, "unparsable "+m.header.Get("Subject"))
+				to = append(to, "unparsable "+m.Header.Get("Subject"))
 			}
 			continue
 		}
@@ -380,9 +354,9 @@ func (s *smtpServer) switchedTo() []string {
 			to = append(to, "unexpected "+string(kind))
 			continue
 		}
-		sub := switchedRE.FindStringSubmatch(m.header.Get("Subject"))
+		sub := switchedRE.FindStringSubmatch(m.Header.Get("Subject"))
 		if sub == nil {
-			to = append(to, "unparsable "+m.header.Get("Subject"))
+			to = append(to, "unparsable "+m.Header.Get("Subject"))
 			continue
 		}
 		to = append(to, sub[1])
@@ -397,33 +371,3 @@ var switchedRE = regexp.MustCompile(`switched (?:[^ ]+ -> |to )([^ :]+)`)
 // activeRE finds the node in an active_changed mail's subject
 // ("[understudy] active_changed: traffic points at demeter, not at …").
 var activeRE = regexp.MustCompile(`traffic points at ([^ ,]+),`)
-
-type session struct {
-	srv *smtpServer
-	to  []string
-}
-
-func (ss *session) Mail(string, *smtp.MailOptions) error { return nil }
-
-func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.to = append(ss.to, to)
-	return nil
-}
-
-func (ss *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	m, err := mail.ReadMessage(bytes.NewReader(b))
-	if err != nil {
-		return errors.Join(errors.New("unparsable message"), err)
-	}
-	ss.srv.mu.Lock()
-	ss.srv.msgs = append(ss.srv.msgs, message{to: ss.to, header: m.Header})
-	ss.srv.mu.Unlock()
-	return nil
-}
-
-func (ss *session) Reset()        { ss.to = nil }
-func (ss *session) Logout() error { return nil }

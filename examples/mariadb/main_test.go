@@ -3,24 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log"
-	"mime/quotedprintable"
-	"net"
-	"net/mail"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/internal/harness/mariadb"
+	"github.com/understudy-ha/understudy/internal/harness/smtpsink"
 	"github.com/understudy-ha/understudy/replicate"
 )
 
@@ -58,10 +49,10 @@ func TestArticle(t *testing.T) {
 	w.look(ctx) // still broken: no second mail
 	msgs := relay.received()
 	require.Len(t, msgs, 1, "exactly one alert")
-	assert.Equal(t, []string{"admin@my.com"}, msgs[0].to)
-	assert.Equal(t, string(failover.EventCheckDown), msgs[0].header.Get("X-Understudy-Event"))
-	assert.Contains(t, msgs[0].body, "error 1062 (duplicate_key)")
-	assert.Contains(t, msgs[0].body, p.B.Addr, "the alert names the replica")
+	assert.Equal(t, []string{"admin@my.com"}, msgs[0].To)
+	assert.Equal(t, string(failover.EventCheckDown), msgs[0].Header.Get("X-Understudy-Event"))
+	assert.Contains(t, msgs[0].Body, "error 1062 (duplicate_key)")
+	assert.Contains(t, msgs[0].Body, p.B.Addr, "the alert names the replica")
 	// The explanation: what broke, which rows differ, the choices.
 	for _, want := range []string{"error 1062 (duplicate_key)", "lab.t", "replace-row", "reseed", "skip", "restart"} {
 		assert.Contains(t, out.String(), want)
@@ -141,68 +132,16 @@ func rows(t *testing.T, s *mariadb.Server) map[int]string {
 	return out
 }
 
-// smtpServer is a real SMTP server (go-smtp) on loopback, the article's
-// 10.6.6.6, that records what it receives.
+// smtpServer is the relay the article mails through: a real SMTP server
+// on loopback (internal/harness/smtpsink) that records what it receives.
 type smtpServer struct {
+	*smtpsink.Sink
 	addr string
-	mu   sync.Mutex
-	msgs []message
-}
-
-type message struct {
-	to     []string
-	header mail.Header
-	body   string // decoded
 }
 
 func startSMTP(t *testing.T) *smtpServer {
-	s := &smtpServer{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{srv: s}, nil }))
-	srv.Domain = "relay.test"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s.addr = l.Addr().String()
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close(); <-done })
-	return s
+	s := smtpsink.Start(t)
+	return &smtpServer{Sink: s, addr: s.Addr}
 }
 
-func (s *smtpServer) received() []message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.msgs)
-}
-
-type session struct {
-	srv *smtpServer
-	to  []string
-}
-
-func (ss *session) Mail(string, *smtp.MailOptions) error { return nil }
-
-func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.to = append(ss.to, to)
-	return nil
-}
-
-func (ss *session) Data(r io.Reader) error {
-	m, err := mail.ReadMessage(r)
-	if err != nil {
-		return fmt.Errorf("unparsable message: %w", err)
-	}
-	body, err := io.ReadAll(quotedprintable.NewReader(m.Body))
-	if err != nil {
-		return errors.Join(errors.New("body not quoted-printable"), err)
-	}
-	ss.srv.mu.Lock()
-	ss.srv.msgs = append(ss.srv.msgs, message{to: ss.to, header: m.Header, body: string(body)})
-	ss.srv.mu.Unlock()
-	return nil
-}
-
-func (ss *session) Reset()        { ss.to = nil }
-func (ss *session) Logout() error { return nil }
+func (s *smtpServer) received() []smtpsink.Message { return s.Messages() }
