@@ -82,7 +82,7 @@ func TestSyncCheckGoesStale(t *testing.T) {
 		code, rows = checkRows(t, cfgPath)
 		assert.Equal(t, exitOK, code)
 		assert.True(t, rows["b/files"].OK, rows["b/files"].Error)
-		r = runCLI(t, "-c", cfgPath, "tick")
+		r = runCLI(t, "-c", cfgPath, "tick", "-v")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Contains(t, r.stdout, "0 of 1 checks failed")
 
@@ -95,7 +95,7 @@ func TestSyncCheckGoesStale(t *testing.T) {
 		assert.Equal(t, exitFailure, code)
 		assert.False(t, rows["b/files"].OK)
 		assert.Contains(t, rows["b/files"].Error, "last success 11m0s ago (limit 10m0s)")
-		r = runCLI(t, "-c", cfgPath, "tick")
+		r = runCLI(t, "-c", cfgPath, "tick", "-v")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Contains(t, r.stdout, "1 of 1 checks failed")
 		r = runCLI(t, "-c", cfgPath, "status")

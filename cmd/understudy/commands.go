@@ -78,8 +78,13 @@ func (e *env) arbiter() *failover.Arbiter {
 	return a
 }
 
+// cmdTick runs one round. It prints nothing on its own (only the
+// transitions logged on stderr), so that cron, which mails whatever a job
+// prints, mails once per transition and not once per round; -v prints a
+// summary line of the round.
 func cmdTick(e *env, args []string) int {
 	fs := newFlags(e, "tick", "")
+	verbose := fs.Bool("v", false, "print a summary line of the round")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -94,6 +99,9 @@ func cmdTick(e *env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "understudy tick: %v\n", err)
 		return exitFailure
+	}
+	if !*verbose {
+		return exitOK
 	}
 	failed := 0
 	for _, r := range rep.Results {

@@ -271,10 +271,10 @@ func TestTickAndStatus(t *testing.T) {
 	assert.Equal(t, exitFailure, r.code, "no state file before the first tick")
 	assert.Contains(t, r.stderr, "no such file")
 
-	r1 := runCLI(t, "-c", cfgPath, "tick")
+	r1 := runCLI(t, "-c", cfgPath, "tick", "-v")
 	require.Equal(t, exitOK, r1.code, "a round with failing checks still ran: %s", r1.stderr)
 	assert.Contains(t, r1.stdout, "active a, 2 of 3 checks failed")
-	r2 := runCLI(t, "-c", cfgPath, "tick")
+	r2 := runCLI(t, "-c", cfgPath, "tick", "-v")
 	require.Equal(t, exitOK, r2.code, r2.stderr)
 
 	snap, err := failover.ReadSnapshot(filepath.Join(filepath.Dir(cfgPath), "state.json"))
@@ -472,4 +472,18 @@ func TestRun(t *testing.T) {
 		t.Fatal("run did not return after its context ended")
 	}
 	assert.Contains(t, stderr.String(), `"msg":"understudy stopped"`)
+}
+
+// Without -v, tick prints nothing on stdout, so a cron job mails only the
+// transitions (logged on stderr), not one line per round.
+func TestTickQuietForCron(t *testing.T) {
+	cfgPath := writeConfig(t, "state_file: state.json\nnodes: [{name: a, address: 127.0.0.1}]\n")
+	r := runCLI(t, "-c", cfgPath, "tick")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Empty(t, r.stdout)
+	assert.Contains(t, r.stderr, "switch_done", "the first round's transition is logged")
+	r = runCLI(t, "-c", cfgPath, "tick")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Empty(t, r.stdout)
+	assert.Empty(t, r.stderr, "a round without transitions is silent")
 }
