@@ -109,10 +109,12 @@ func buildDDNS(c config.DDNS, d deps) (*dnsprovider.DDNS, error) {
 // for it keep working.
 const exitChanged = 34
 
-// cmdDDNS runs one dynamic DNS round, printing "changed OLD NEW" or
-// "unchanged ADDR".
+// cmdDDNS runs one dynamic DNS round, printing "changed OLD NEW" when the
+// record moved, and nothing otherwise (-v: "unchanged ADDR"), so that cron
+// mails only changes.
 func cmdDDNS(e *env, args []string) int {
 	fs := newFlags(e, "ddns", "")
+	verbose := fs.Bool("v", false, "also print the address when it did not change (otherwise silent, for cron)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -130,7 +132,9 @@ func cmdDDNS(e *env, args []string) int {
 		return exitFailure
 	}
 	if !res.Changed {
-		fmt.Fprintf(e.stdout, "unchanged %s\n", res.New)
+		if *verbose {
+			fmt.Fprintf(e.stdout, "unchanged %s\n", res.New)
+		}
 		return exitOK
 	}
 	return exitChanged

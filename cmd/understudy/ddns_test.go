@@ -58,6 +58,9 @@ ddns:
 
 	r = runCLI(t, "-c", cfg, "ddns")
 	assert.Equal(t, exitOK, r.code, r.stderr)
+	assert.Empty(t, r.stdout, "silent when nothing changed: cron mails what a job prints")
+	r = runCLI(t, "-c", cfg, "ddns", "-v")
+	assert.Equal(t, exitOK, r.code, r.stderr)
 	assert.Equal(t, "unchanged 198.51.100.9\n", r.stdout)
 
 	serial := srv.Serial(t, "soutade.test")
