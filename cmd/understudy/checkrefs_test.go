@@ -74,8 +74,9 @@ func TestSyncCheckGoesStale(t *testing.T) {
 		assert.False(t, rows["b/files"].OK)
 		assert.Contains(t, rows["b/files"].Error, "never succeeded")
 
-		r := runCLI(t, "-c", cfgPath, "sync", "www")
+		r := runCLI(t, "-c", cfgPath, "sync", "-q", "www") // as from cron
 		require.Equal(t, exitOK, r.code, r.stderr)
+		assert.Empty(t, r.stdout, "-q: nothing printed on success")
 		assert.FileExists(t, filepath.Join(dst, "index.html"))
 		assert.FileExists(t, filepath.Join(filepath.Dir(cfgPath), "state.syncs.json"))
 

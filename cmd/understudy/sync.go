@@ -32,6 +32,7 @@ func init() {
 func cmdSync(e *env, args []string) int {
 	fs := newFlags(e, "sync", "[NAME]")
 	dryRun := fs.Bool("dry-run", false, "show what rsync would change, change nothing")
+	quiet := fs.Bool("q", false, "print nothing unless a sync fails (for cron, which mails what a job prints)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -59,7 +60,11 @@ func cmdSync(e *env, args []string) int {
 	}
 	code := exitOK
 	for _, s := range syncs {
-		bar := newProgressBar(e.stdout, s.Name)
+		out := e.stdout
+		if *quiet {
+			out = io.Discard
+		}
+		bar := newProgressBar(out, s.Name)
 		sy, err := buildSync(s, e.app.log, bar.update, *dryRun)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "%s: %v\n", s.Pos, err)
@@ -79,7 +84,7 @@ func cmdSync(e *env, args []string) int {
 			code = exitFailure
 			continue
 		}
-		fmt.Fprintf(e.stdout, "sync %s ok: files=%d bytes=%d deleted=%d conflicts=%d duration=%s\n",
+		fmt.Fprintf(out, "sync %s ok: files=%d bytes=%d deleted=%d conflicts=%d duration=%s\n",
 			s.Name, rep.Files, rep.Bytes, rep.Deleted, len(rep.Conflicts), rep.Duration.Round(time.Millisecond))
 	}
 	return code
