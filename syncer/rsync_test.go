@@ -219,6 +219,8 @@ func TestRsyncBadInput(t *testing.T) {
 			"pull without ssh": {Source: "/x", Dest: "/y", Pull: true},
 			"relative remote":  {Source: "/x", Dest: "y", SSH: &syncer.SSH{Host: "h"}},
 			"dash host":        {Source: "/x", Dest: "/y", SSH: &syncer.SSH{Host: "-oProxyCommand=x"}},
+			"port in host":     {Source: "/x", Dest: "/y", SSH: &syncer.SSH{Host: "peer:2222"}},
+			"colon host":       {Source: "/x", Dest: "/y", SSH: &syncer.SSH{Host: "peer:"}},
 			"newline exclude":  {Source: "/x", Dest: "/y", Excludes: []string{"a\nb"}},
 		} {
 			t.Run(name, func(t *testing.T) {
@@ -434,4 +436,25 @@ func TestRsyncPeerVanishes(t *testing.T) {
 	var ee *syncer.ExitError
 	require.ErrorAs(t, err, &ee)
 	assert.NoFileExists(t, filepath.Join(dst, "big"), "no partial file under its final name")
+}
+
+func TestRsyncRemoteHostForms(t *testing.T) {
+	// rsync splits "host:path" at the first colon outside brackets, so an
+	// IPv6 address must be bracketed and any other colon refused.
+	for _, tc := range []struct{ host, dest string }{
+		{"peer", "peer:/y/"},
+		{"::1", "[::1]:/y/"},
+		{"fe80::1%eth0", "[fe80::1%eth0]:/y/"},
+		{"192.0.2.1", "192.0.2.1:/y/"},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			rec := &cmdrun.Recorder{}
+			r, err := syncer.NewRsync(syncer.RsyncConfig{Source: t.TempDir(), Dest: "/y", SSH: &syncer.SSH{Host: tc.host, Program: "/usr/bin/ssh"}, Program: "/usr/bin/rsync", Runner: rec})
+			require.NoError(t, err)
+			_, err = r.Sync(t.Context())
+			require.NoError(t, err)
+			argv := rec.Argvs()[0]
+			assert.Equal(t, tc.dest, argv[len(argv)-1])
+		})
+	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +51,11 @@ func (s SSH) Validate() error {
 		return errors.New("syncer: ssh: host is required")
 	case strings.HasPrefix(s.Host, "-") || strings.ContainsAny(s.Host, " \t\n@/"):
 		return fmt.Errorf("syncer: ssh: invalid host %q", s.Host)
+	case strings.Contains(s.Host, ":") && !isIPv6(s.Host):
+		// rsync splits "host:path" at the first colon: "peer:2222" would
+		// put the tree under ~/2222:/path on the peer, and "peer:" would
+		// speak to an rsync daemon.
+		return fmt.Errorf("syncer: ssh: invalid host %q (a colon is only allowed in an IPv6 address; the port goes in Port)", s.Host)
 	case strings.HasPrefix(s.User, "-") || strings.ContainsAny(s.User, " \t\n@:/"):
 		return fmt.Errorf("syncer: ssh: invalid user %q", s.User)
 	case s.Port < 0 || s.Port > 65535:
@@ -99,11 +104,17 @@ func (s SSH) Args() []string {
 	return args
 }
 
+// isIPv6 reports whether host is an IPv6 address (a zone allowed).
+func isIPv6(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Is6()
+}
+
 // Destination is "user@host" (or "host"), with an IPv6 address in
 // brackets as rsync wants it in "host:path".
 func (s SSH) Destination() string {
 	host := s.Host
-	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+	if isIPv6(host) {
 		host = "[" + host + "]"
 	}
 	if s.User != "" {
