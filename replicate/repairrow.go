@@ -33,15 +33,24 @@ type DuplicateKey struct {
 // query. Default database: 'frenchy'. Query: 'INSERT INTO …'"). ok is
 // false when the message does not say all of it.
 func ParseDuplicateKey(msg string) (DuplicateKey, bool) {
-	m := dupEntryRe.FindStringSubmatch(msg)
-	if m == nil {
+	// The message quotes row values and, for a statement event, the
+	// whole query, unescaped: a value that itself spells "' for key '"
+	// makes the key and value ambiguous, so it is refused.
+	if strings.Count(msg, "' for key '") != 1 {
 		return DuplicateKey{}, false
 	}
-	dk := DuplicateKey{Value: m[1], Key: m[2]}
+	loc := dupEntryRe.FindStringSubmatchIndex(msg)
+	if loc == nil {
+		return DuplicateKey{}, false
+	}
+	dk := DuplicateKey{Value: msg[loc[2]:loc[3]], Key: msg[loc[4]:loc[5]]}
 	if i := strings.LastIndexByte(dk.Key, '.'); i >= 0 {
 		dk.Key = dk.Key[i+1:]
 	}
-	if t := rowTableRe.FindStringSubmatch(msg); t != nil {
+	// A row event names its table before the duplicate entry; after it
+	// comes a statement event's query, whose values must not be read as
+	// a table name.
+	if t := rowTableRe.FindStringSubmatch(msg[:loc[0]]); t != nil {
 		dk.Schema, dk.Table = t[1], t[2]
 		return dk, true
 	}

@@ -22,6 +22,12 @@ func TestParseDuplicateKey(t *testing.T) {
 			DuplicateKey{Schema: "shop", Table: "orders", Key: "uniq_ref", Value: "abc"}, true},
 		{"update statement", "Error 'Duplicate entry '3' for key 'PRIMARY'' on query. Default database: 'x'. Query: 'UPDATE t SET id=3'", DuplicateKey{}, false},
 		{"not a 1062", "Can't find record in 't'", DuplicateKey{}, false},
+		{"MySQL worker prefix", "Worker 1 failed executing transaction 'ANONYMOUS' at master log mysql-bin.000001, end_log_pos 1057; Could not execute Write_rows event on table lab.t; Duplicate entry '10' for key 't.PRIMARY', Error_code: 1062",
+			DuplicateKey{Schema: "lab", Table: "t", Key: "PRIMARY", Value: "10"}, true},
+		{"statement whose value spells a row event's table", "Error 'Duplicate entry '10' for key 'PRIMARY'' on query. Default database: 'lab'. Query: 'INSERT INTO t VALUES (10,'x on table shop.orders; y')'",
+			DuplicateKey{Schema: "lab", Table: "t", Key: "PRIMARY", Value: "10"}, true},
+		{"statement whose value spells another key", "Error 'Duplicate entry '10' for key 'PRIMARY'' on query. Default database: 'lab'. Query: 'INSERT INTO t VALUES (10,'' for key 'uniq'')'",
+			DuplicateKey{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
