@@ -146,9 +146,14 @@ func CompareTables(ctx context.Context, source, replica *MySQL, cfg DataCheckCon
 		cfg.MaxRows = DefaultMaxRows
 	}
 	rep := DataReport{Source: source.Name(), Replica: replica.Name()}
-	tables, err := expandTables(ctx, cfg.Tables, source, replica)
+	tables, empty, err := expandTables(ctx, cfg.Tables, source, replica)
 	if err != nil {
 		return rep, err
+	}
+	// A schema with no table on either server compared nothing: it must
+	// not count as equal (a misspelt schema would otherwise pass).
+	for _, schema := range empty {
+		rep.Tables = append(rep.Tables, TableResult{Table: schema, Note: "schema missing or without tables on both servers: nothing compared"})
 	}
 	for _, tbl := range tables {
 		res, err := compareTable(ctx, source, replica, tbl, cfg)
@@ -169,8 +174,11 @@ func (t tableName) quoted() string { return quoteIdent(t.schema) + "." + quoteId
 // quoteIdent quotes a MySQL identifier with backticks.
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
-func expandTables(ctx context.Context, specs []string, servers ...*MySQL) ([]tableName, error) {
+// expandTables returns the tables named by specs, and the schemas that
+// hold no base table on any of the servers.
+func expandTables(ctx context.Context, specs []string, servers ...*MySQL) ([]tableName, []string, error) {
 	var out []tableName
+	var empty []string
 	seen := map[tableName]bool{}
 	add := func(t tableName) {
 		if !seen[t] {
@@ -181,7 +189,7 @@ func expandTables(ctx context.Context, specs []string, servers ...*MySQL) ([]tab
 	for _, spec := range specs {
 		schema, table, ok := strings.Cut(spec, ".")
 		if schema == "" || ok && table == "" {
-			return nil, fmt.Errorf("replicate: data check: table %q is not schema.table or schema", spec)
+			return nil, nil, fmt.Errorf("replicate: data check: table %q is not schema.table or schema", spec)
 		}
 		if ok {
 			add(tableName{schema, table})
@@ -191,27 +199,30 @@ func expandTables(ctx context.Context, specs []string, servers ...*MySQL) ([]tab
 		for _, m := range servers {
 			rows, err := m.db.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", schema)
 			if err != nil {
-				return nil, m.wrap("list tables of "+schema, err)
+				return nil, nil, m.wrap("list tables of "+schema, err)
 			}
 			for rows.Next() {
 				var n string
 				if err := rows.Scan(&n); err != nil {
 					rows.Close()
-					return nil, m.wrap("list tables of "+schema, err)
+					return nil, nil, m.wrap("list tables of "+schema, err)
 				}
 				names = append(names, n)
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
-				return nil, m.wrap("list tables of "+schema, err)
+				return nil, nil, m.wrap("list tables of "+schema, err)
 			}
+		}
+		if len(names) == 0 && !slices.Contains(empty, schema) {
+			empty = append(empty, schema)
 		}
 		slices.Sort(names)
 		for _, n := range slices.Compact(names) {
 			add(tableName{schema, n})
 		}
 	}
-	return out, nil
+	return out, empty, nil
 }
 
 func compareTable(ctx context.Context, source, replica *MySQL, t tableName, cfg DataCheckConfig) (TableResult, error) {

@@ -109,6 +109,12 @@ func TestMySQLStates(t *testing.T) {
 		assert.True(t, rep.Tables[0].Equal)
 		assert.False(t, rep.Tables[1].Equal)
 		assert.Equal(t, "table missing on both servers", rep.Tables[1].Note)
+
+		// A schema with no table anywhere compared nothing: not equal.
+		rep, err = CompareTables(ctx, p.a, p.b, DataCheckConfig{Tables: []string{"lab.t", "no_such_schema"}})
+		require.NoError(t, err)
+		assert.False(t, rep.Equal(), "%+v", rep.Tables)
+		assert.Equal(t, []string{"no_such_schema"}, rep.Differing())
 	})
 
 	t.Run("replica stopped", func(t *testing.T) {
