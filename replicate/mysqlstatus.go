@@ -97,6 +97,9 @@ type MySQLStatus struct {
 	SourceHost string
 	SourcePort int
 	SourceUser string
+	// SourceServerID is the source's server_id as the replica last saw it
+	// (Master_Server_Id); 0 when unknown.
+	SourceServerID int64
 	// IORunning is the IO (receiver) thread's state; SQLRunning whether
 	// the SQL (applier) thread runs.
 	IORunning  ThreadState
@@ -184,7 +187,7 @@ var ErrUnknownFormat = errors.New("replicate: unknown replica status format")
 // first, then MySQL 8.0.22+.
 var columns = struct {
 	io, sql, lag, host, port, user, ioState, file, readPos, execFile, execPos,
-	ioErrno, ioError, sqlErrno, sqlError, usingGTID, gtidIOPos, autoPos, retrieved, executed, conn []string
+	ioErrno, ioError, sqlErrno, sqlError, usingGTID, gtidIOPos, autoPos, retrieved, executed, conn, serverID []string
 }{
 	io:        []string{"Slave_IO_Running", "Replica_IO_Running"},
 	sql:       []string{"Slave_SQL_Running", "Replica_SQL_Running"},
@@ -207,6 +210,7 @@ var columns = struct {
 	retrieved: []string{"Retrieved_Gtid_Set"},
 	executed:  []string{"Executed_Gtid_Set"},
 	conn:      []string{"Connection_name", "Channel_Name", "Channel_name"},
+	serverID:  []string{"Master_Server_Id", "Source_Server_Id"},
 }
 
 // ParseSlaveStatus reads one row of SHOW SLAVE STATUS, SHOW REPLICA
@@ -281,6 +285,7 @@ func ParseSlaveStatus(row map[string]sql.NullString) (MySQLStatus, error) {
 	s.SourceHost = get(columns.host, false).String
 	s.SourcePort = int(num(columns.port, false))
 	s.SourceUser = get(columns.user, false).String
+	s.SourceServerID = num(columns.serverID, false)
 	s.IOState = get(columns.ioState, false).String
 	s.SourceLogFile = get(columns.file, false).String
 	s.ReadSourceLogPos = num(columns.readPos, false)

@@ -262,6 +262,13 @@ func (r *Repairer) Repair(ctx context.Context, strategy Strategy) (RepairReport,
 	if err := r.applies(strategy, before); err != nil {
 		return rep, err
 	}
+	if strategy == StrategySkip || strategy == StrategyReseed {
+		// Both act on what the source holds: its binlog names the
+		// transaction to skip, its dump replaces the replica's tables.
+		if err := r.checkSource(ctx, strategy, before); err != nil {
+			return rep, err
+		}
+	}
 	r.emit(Event{Kind: EventRepairStarted, Strategy: strategy, Server: rep.Replica, Before: before.Neutral(),
 		Message: fmt.Sprintf("repair %s starting on %s: %s", strategy, rep.Replica, statusLine(before))})
 	r.log.Info("repair starting", "strategy", strategy, "status", statusLine(before))
@@ -328,6 +335,41 @@ func (r *Repairer) applies(strategy Strategy, st MySQLStatus) error {
 		return nil
 	}
 	return fmt.Errorf("replicate: %s: %w: unknown strategy %q", name, ErrCannotRepair, strategy)
+}
+
+// checkSource refuses, before anything changes, a configured Source that
+// is the replica itself or not the server the replica replicates from
+// (by server_id, which survives host names and NAT).
+func (r *Repairer) checkSource(ctx context.Context, strategy Strategy, st MySQLStatus) error {
+	src, rpl := r.cfg.Source, r.cfg.Replica
+	srcID, err := src.serverID(ctx)
+	if err != nil {
+		return err
+	}
+	rplID, err := rpl.serverID(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case srcID == rplID:
+		return fmt.Errorf("replicate: %s: %s: %w: source %s has the same server_id %d: the same server, or a broken setup",
+			rpl.Name(), strategy, ErrCannotRepair, src.Name(), srcID)
+	case st.SourceServerID != 0 && st.SourceServerID != srcID:
+		return fmt.Errorf("replicate: %s: %s: %w: it replicates from server_id %d (%s:%d), but the configured source %s is server_id %d",
+			rpl.Name(), strategy, ErrCannotRepair, st.SourceServerID, st.SourceHost, st.SourcePort, src.Name(), srcID)
+	}
+	return nil
+}
+
+// serverID reads @@server_id.
+func (m *MySQL) serverID(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	defer cancel()
+	var id int64
+	if err := m.db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&id); err != nil {
+		return 0, m.wrap("read server_id", err)
+	}
+	return id, nil
 }
 
 func (r *Repairer) run(ctx context.Context, strategy Strategy, rep *RepairReport) error {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/understudy-ha/understudy/internal/harness/mariadb"
 )
 
 // gtidBinlogPos reads B's own binlog position: an unlogged repair must
@@ -122,6 +124,29 @@ func TestRepairRefusals(t *testing.T) {
 		var mode string
 		require.NoError(t, p.b.db.QueryRow("SELECT @@slave_exec_mode").Scan(&mode))
 		assert.Equal(t, "STRICT", mode)
+	})
+	t.Run("wrong source", func(t *testing.T) {
+		// B is stopped on the 1062 of the subtest above. A source that
+		// is B itself, or a third server B does not replicate from, must
+		// not be dumped into B nor have its binlog read for the skip.
+		third := mariadb.Start(t, mariadb.ServerID(3))
+		third.Exec(t, "CREATE DATABASE lab; CREATE TABLE lab.t (id INT PRIMARY KEY, v VARCHAR(40)); INSERT INTO lab.t VALUES (1,'third')")
+		before := p.rows(t, p.B, "lab.t")
+		for name, src := range map[string]*MySQL{"itself": p.b, "third server": rootMySQL(t, third)} {
+			wrong, err := NewRepairer(RepairConfig{Source: src, Replica: p.b, Schemas: []string{"lab"}, TempDir: t.TempDir(),
+				Check: DataCheckConfig{Tables: []string{"lab.t"}}})
+			require.NoError(t, err)
+			for _, s := range []Strategy{StrategyReseed, StrategySkip} {
+				rep, err := wrong.Repair(ctx, s)
+				assert.ErrorIs(t, err, ErrCannotRepair, "%s: %s", name, s)
+				assert.Empty(t, rep.Statements, "%s: %s", name, s)
+			}
+		}
+		assert.Equal(t, before, p.rows(t, p.B, "lab.t"))
+		st, err := p.b.ReplicaStatus(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 1062, st.SQLError.Errno)
+		assert.Equal(t, int64(1), st.SourceServerID)
 	})
 	t.Run("unknown strategy", func(t *testing.T) {
 		_, err := ParseStrategy("magic")
