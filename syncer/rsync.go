@@ -211,20 +211,53 @@ func (r *Rsync) Sync(ctx context.Context) (Report, error) {
 // but NUL may appear in a name. A listed directory is copied with its
 // contents. A listed path missing from Source is deleted in Dest when
 // Delete is set (--delete-missing-args) and ignored otherwise. Paths that
-// are absolute or climb out with ".." are refused.
+// are absolute or climb out with ".." are refused; a path through a
+// symlinked directory of a local Source is cut at the symlink, which is
+// copied as a symlink (rsync would follow it out of the tree).
 func (r *Rsync) SyncPaths(ctx context.Context, paths []string) (Report, error) {
 	if len(paths) == 0 {
 		return Report{}, nil
 	}
+	list, err := r.listPaths(paths)
+	if err != nil {
+		return Report{}, err
+	}
+	return r.run(ctx, list)
+}
+
+// listPaths checks paths with relPath and, for a local Source, cuts each
+// at its first symlinked directory: rsync follows a symlink in the middle
+// of a listed path, so "link/f" with link -> /etc would copy /etc/f to
+// the peer (and, with Delete, delete Dest's link/f when /etc/f is
+// missing). Listing the symlink itself copies it as a symlink, as a
+// whole-tree run does.
+func (r *Rsync) listPaths(paths []string) ([]string, error) {
 	list := make([]string, 0, len(paths))
 	for _, p := range paths {
 		clean, err := relPath(p)
 		if err != nil {
-			return Report{}, err
+			return nil, err
+		}
+		if r.cfg.SSH == nil || !r.cfg.Pull {
+			clean = cutAtSymlink(r.cfg.Source, clean)
 		}
 		list = append(list, clean)
 	}
-	return r.run(ctx, list)
+	return list, nil
+}
+
+// cutAtSymlink returns the shortest leading part of rel (relative to
+// root) that is a symlink, or rel when no directory on its way is one.
+func cutAtSymlink(root, rel string) string {
+	for i := 0; i < len(rel); i++ {
+		if rel[i] != '/' {
+			continue
+		}
+		if fi, err := os.Lstat(filepath.Join(root, rel[:i])); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return rel[:i]
+		}
+	}
+	return rel
 }
 
 // withSlash ends p with exactly one "/": rsync then copies the

@@ -458,3 +458,19 @@ func TestRsyncRemoteHostForms(t *testing.T) {
 		})
 	}
 }
+
+func TestRsyncSyncPathsThroughSymlink(t *testing.T) {
+	// A listed path whose directory is a symlink leading out of Source:
+	// rsync would follow it and ship what lies outside the tree. The
+	// symlink itself is copied instead, as a whole-tree run does.
+	requireRsync(t)
+	base := t.TempDir()
+	src, dst, outside := filepath.Join(base, "src"), filepath.Join(base, "dst"), filepath.Join(base, "outside")
+	writeTree(t, outside, map[string]string{"secret": "s"})
+	writeTree(t, src, map[string]string{"a": "1", "link": "->../outside"})
+	r := newRsync(t, syncer.RsyncConfig{Source: src, Dest: dst, Delete: true})
+	_, err := r.SyncPaths(t.Context(), []string{"a", "link/secret"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"a": "1", "link": "->../outside"}, readTree(t, dst))
+	assert.Equal(t, map[string]string{"secret": "s"}, readTree(t, outside))
+}

@@ -139,13 +139,13 @@ func (b *primedRsync) stop() {
 // waits for it, under the overlap lock.
 func (b *primedRsync) syncPaths(ctx context.Context, paths []string) (Report, error) {
 	start := time.Now()
+	clean, err := b.r.listPaths(paths)
+	if err != nil {
+		return Report{}, err
+	}
 	list := make([]byte, 0, 32*len(paths))
-	for _, p := range paths {
-		clean, err := relPath(p)
-		if err != nil {
-			return Report{}, err
-		}
-		list = append(append(list, clean...), 0)
+	for _, p := range clean {
+		list = append(append(list, p...), 0)
 	}
 	unlock, err := b.r.lock.TryLock()
 	if err != nil {
