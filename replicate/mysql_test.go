@@ -182,6 +182,24 @@ func TestMySQLStates(t *testing.T) {
 		require.Error(t, sw.Switch(ctx, failover.Node{Name: "c"}))
 	})
 
+	t.Run("fence refused", func(t *testing.T) {
+		// B, the former primary, answers but refuses read_only (the
+		// account lacks the privilege): A must not be made writable too.
+		watch, err := NewMySQL(MySQLConfig{Address: p.B.Addr, User: "watch", Password: "w-secret"})
+		require.NoError(t, err)
+		defer watch.Close()
+		p.A.Exec(t, "SET GLOBAL read_only=1")
+		p.B.Exec(t, "SET GLOBAL read_only=0")
+		sw, err := NewMySQLSwitcher(MySQLSwitcherConfig{Servers: map[string]*MySQL{"a": p.a, "b": watch}})
+		require.NoError(t, err)
+		err = sw.Switch(ctx, failover.Node{Name: "a"})
+		require.ErrorIs(t, err, ErrNoPrivilege)
+		assert.True(t, readOnly(t, p.a), "target left read-only")
+		assert.False(t, readOnly(t, p.b))
+		p.A.Exec(t, "SET GLOBAL read_only=0")
+		p.B.Exec(t, "SET GLOBAL read_only=1")
+	})
+
 	t.Run("source down", func(t *testing.T) {
 		p.A.Stop(t)
 		st := waitStatus(t, p.b, func(s MySQLStatus) bool { return s.IORunning == ThreadConnecting && s.IOError.Errno != 0 })

@@ -42,7 +42,10 @@ type MySQLSwitcherConfig struct {
 // server it can reach (fencing-lite: a former primary that is still up
 // stops taking writes from ordinary accounts; accounts with SUPER or READ
 // ONLY ADMIN are not stopped by it); then it clears read_only on the
-// target. Switch is idempotent.
+// target. A server that cannot be reached is skipped, but one that
+// answers and refuses read_only (no privilege, say) stays writable, so
+// the switch stops there, before the target is made writable, unless
+// Force. Switch is idempotent.
 type MySQLSwitcher struct {
 	cfg MySQLSwitcherConfig
 	log *slog.Logger
@@ -85,6 +88,11 @@ func (s *MySQLSwitcher) Switch(ctx context.Context, to failover.Node) error {
 			continue
 		}
 		if err := s.setReadOnly(ctx, m, true); err != nil {
+			if errno(err) != 0 && !s.cfg.Force {
+				// The server answered and is still writable: making the
+				// target writable too would leave two primaries.
+				return fmt.Errorf("replicate: promote %s: fence %s: %w", to.Name, name, err)
+			}
 			// A former primary that cannot be reached cannot take writes
 			// through this path either; the switch goes on.
 			s.log.Warn("fence: cannot set read_only", "node", name, "err", err)
