@@ -40,9 +40,17 @@ func Track(s Syncer, opts ...TrackOption) *Tracker {
 // Sync runs the wrapped Syncer and records the outcome. A failure to
 // record it in the Store is returned (joined with the sync's own error,
 // if any): another process would otherwise judge the copy on old news.
+//
+// A success counts from when the run started, not when it ended: the
+// copy holds what the source had at the start (a change made while it
+// ran may be missing), so a run of an hour ending now is an hour old.
 func (t *Tracker) Sync(ctx context.Context) (Report, error) {
+	began := t.now()
 	rep, err := t.s.Sync(ctx)
 	at := t.now()
+	if err == nil {
+		at = began
+	}
 	t.mu.Lock()
 	t.lastErr = err
 	if err == nil {
@@ -57,7 +65,7 @@ func (t *Tracker) Sync(ctx context.Context) (Report, error) {
 	return rep, err
 }
 
-// LastSuccess returns when the last successful sync ended and its
+// LastSuccess returns when the last successful sync started and its
 // report; the zero time when none has succeeded (in this process).
 func (t *Tracker) LastSuccess() (time.Time, Report) {
 	t.mu.Lock()
@@ -66,7 +74,7 @@ func (t *Tracker) LastSuccess() (time.Time, Report) {
 }
 
 // Fresh returns a health check that passes while the last successful
-// sync ended less than maxAge ago. With a Store, the later of the
+// sync started less than maxAge ago. With a Store, the later of the
 // Store's and the Tracker's own last success counts. Its failures are
 // *health.Error of kind "sync" wrapping ErrStale (and the last sync's
 // error, if any).

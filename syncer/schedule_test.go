@@ -3,6 +3,7 @@ package syncer_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -130,4 +131,32 @@ func TestTrackerFresh(t *testing.T) {
 		assert.ErrorIs(t, err, syncer.ErrStale)
 		assert.ErrorIs(t, err, boom)
 	})
+}
+
+func TestTrackerFreshCountsFromStart(t *testing.T) {
+	// A run that took 50 minutes holds the source as it was 50 minutes
+	// before it ended: 20 minutes later the copy is 70 minutes old.
+	for _, withStore := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memory", true: "store"}[withStore], func(t *testing.T) {
+			st := &syncer.FileStore{Path: filepath.Join(t.TempDir(), "syncs.json")}
+			synctest.Test(t, func(t *testing.T) {
+				var opts []syncer.TrackOption
+				if withStore {
+					opts = append(opts, syncer.WithStore("www", st))
+				}
+				tr := syncer.Track(&fakeSyncer{durations: []time.Duration{50 * time.Minute}}, opts...)
+				began := time.Now()
+				_, err := tr.Sync(t.Context())
+				require.NoError(t, err)
+				last, _ := tr.LastSuccess()
+				assert.Equal(t, began, last)
+				assert.NoError(t, tr.Fresh("www", time.Hour).Check(t.Context()))
+				time.Sleep(20 * time.Minute)
+				assert.ErrorIs(t, tr.Fresh("www", time.Hour).Check(t.Context()), syncer.ErrStale)
+				if withStore {
+					assert.ErrorIs(t, syncer.Fresh(st, "www", time.Hour).Check(t.Context()), syncer.ErrStale, "the store holds the start too")
+				}
+			})
+		})
+	}
 }

@@ -16,9 +16,10 @@ import (
 
 // Record is what a [Store] remembers about one sync.
 type Record struct {
-	// LastSuccess is when the last successful run ended (zero: never).
+	// LastSuccess is when the last successful run started, the time the
+	// copy is known fresh as of (zero: never).
 	LastSuccess time.Time `json:"last_success,omitzero"`
-	// LastRun is when the last run, successful or not, ended.
+	// LastRun is the `at` of the last run recorded, successful or not.
 	LastRun time.Time `json:"last_run,omitzero"`
 	// LastError is the error of the last run when it failed ("" when it
 	// succeeded).
@@ -33,8 +34,10 @@ type Store interface {
 	// Load returns the record of the named sync; the zero Record when
 	// nothing is known about it.
 	Load(ctx context.Context, name string) (Record, error)
-	// Update records a run of the named sync that ended at `at`, failed
-	// with runErr (nil: it succeeded). A failure keeps the last success.
+	// Update records a run of the named sync, failed with runErr (nil:
+	// it succeeded): `at` is when a success started (what the copy is
+	// fresh as of) or when a failure ended. A failure keeps the last
+	// success.
 	Update(ctx context.Context, name string, at time.Time, runErr error) error
 }
 
@@ -60,7 +63,7 @@ func (s *FileStore) Load(ctx context.Context, name string) (Record, error) {
 	return all[name], nil
 }
 
-// Update records a run of name that ended at `at` with runErr.
+// Update records a run of name at `at` with runErr (see [Store]).
 func (s *FileStore) Update(ctx context.Context, name string, at time.Time, runErr error) error {
 	lock, err := os.OpenFile(s.Path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
