@@ -26,7 +26,8 @@ type RsyncConfig struct {
 	// made absolute; with SSH and Pull it is an absolute path on the peer.
 	Source string
 	// Dest is the directory that receives them (created if missing).
-	// With SSH and not Pull it is an absolute path on the peer.
+	// With SSH and not Pull it is an absolute path on the peer. Local
+	// Source and Dest may not be the same or hold one another.
 	Dest string
 	// SSH, when set, puts Dest (push) or Source (Pull) on the peer.
 	SSH *SSH
@@ -142,6 +143,8 @@ func NewRsync(cfg RsyncConfig) (*Rsync, error) {
 		s := *cfg.SSH
 		cfg.SSH = &s
 		cfg.Source, cfg.Dest = path.Clean(cfg.Source), path.Clean(cfg.Dest)
+	} else if err := disjoint(cfg.Source, cfg.Dest); err != nil {
+		return nil, fmt.Errorf("syncer: rsync: %w", err)
 	}
 	if cfg.Program == "" {
 		cfg.Program = lookPath("rsync")
@@ -258,6 +261,21 @@ func cutAtSymlink(root, rel string) string {
 		}
 	}
 	return rel
+}
+
+// disjoint refuses two local roots that are the same directory or lie
+// one inside the other: a Dest holding Source would have its copy of
+// the source, and with --delete the source itself, deleted or
+// overwritten; a Source holding Dest copies the copy into itself.
+func disjoint(a, b string) error {
+	inside := func(p, root string) bool {
+		rel, err := filepath.Rel(root, p)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
+	if inside(a, b) || inside(b, a) {
+		return fmt.Errorf("%q and %q overlap: one holds the other", a, b)
+	}
+	return nil
 }
 
 // withSlash ends p with exactly one "/": rsync then copies the

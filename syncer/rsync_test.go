@@ -214,14 +214,17 @@ func TestRsyncBadInput(t *testing.T) {
 	})
 	t.Run("invalid config", func(t *testing.T) {
 		for name, cfg := range map[string]syncer.RsyncConfig{
-			"no source":        {Dest: "/x"},
-			"no dest":          {Source: "/x"},
-			"pull without ssh": {Source: "/x", Dest: "/y", Pull: true},
-			"relative remote":  {Source: "/x", Dest: "y", SSH: &syncer.SSH{Host: "h"}},
-			"dash host":        {Source: "/x", Dest: "/y", SSH: &syncer.SSH{Host: "-oProxyCommand=x"}},
-			"port in host":     {Source: "/x", Dest: "/y", SSH: &syncer.SSH{Host: "peer:2222"}},
-			"colon host":       {Source: "/x", Dest: "/y", SSH: &syncer.SSH{Host: "peer:"}},
-			"newline exclude":  {Source: "/x", Dest: "/y", Excludes: []string{"a\nb"}},
+			"no source":         {Dest: "/x"},
+			"no dest":           {Source: "/x"},
+			"pull without ssh":  {Source: "/x", Dest: "/y", Pull: true},
+			"relative remote":   {Source: "/x", Dest: "y", SSH: &syncer.SSH{Host: "h"}},
+			"dash host":         {Source: "/x", Dest: "/y", SSH: &syncer.SSH{Host: "-oProxyCommand=x"}},
+			"port in host":      {Source: "/x", Dest: "/y", SSH: &syncer.SSH{Host: "peer:2222"}},
+			"colon host":        {Source: "/x", Dest: "/y", SSH: &syncer.SSH{Host: "peer:"}},
+			"newline exclude":   {Source: "/x", Dest: "/y", Excludes: []string{"a\nb"}},
+			"dest holds source": {Source: "/srv/www", Dest: "/srv", Delete: true},
+			"source holds dest": {Source: "/srv", Dest: "/srv/www/../backup"},
+			"same directory":    {Source: "/srv/www/", Dest: "/srv/www"},
 		} {
 			t.Run(name, func(t *testing.T) {
 				_, err := syncer.NewRsync(cfg)
