@@ -25,8 +25,8 @@ import (
 type LsyncdConfig struct {
 	// Source is the local directory watched.
 	Source string
-	// Target is a local directory, or with SSH an absolute path on the
-	// peer.
+	// Target is a local directory (not the same as Source, nor holding
+	// it or inside it), or with SSH an absolute path on the peer.
 	Target string
 	// SSH, when set, puts Target on the peer (rsync over ssh, host keys
 	// checked as everywhere in this package).
@@ -114,6 +114,9 @@ func NewLsyncd(cfg LsyncdConfig) (*Lsyncd, error) {
 	if cfg.SSH == nil {
 		if cfg.Target, err = filepath.Abs(cfg.Target); err != nil {
 			return nil, fmt.Errorf("syncer: lsyncd target: %w", err)
+		}
+		if err := disjoint(cfg.Source, cfg.Target); err != nil {
+			return nil, fmt.Errorf("syncer: lsyncd: %w", err)
 		}
 	} else {
 		s := *cfg.SSH

@@ -161,3 +161,20 @@ func TestLsyncdSyncWithoutRun(t *testing.T) {
 	_, err = l.Sync(ctx)
 	assert.True(t, errors.Is(err, context.DeadlineExceeded))
 }
+
+func TestLsyncdOverlappingRoots(t *testing.T) {
+	// With delete, a Target holding Source would have lsyncd's rsync
+	// delete the source itself.
+	base := t.TempDir()
+	for name, cfg := range map[string]syncer.LsyncdConfig{
+		"target holds source": {Source: filepath.Join(base, "www"), Target: base, Delete: true},
+		"source holds target": {Source: base, Target: filepath.Join(base, "mirror")},
+		"same directory":      {Source: base, Target: base + "/"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg.Dir = t.TempDir()
+			_, err := syncer.NewLsyncd(cfg)
+			assert.Error(t, err)
+		})
+	}
+}
