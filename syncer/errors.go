@@ -27,6 +27,9 @@ var (
 	ErrBusy = errors.New("syncer: another sync is running")
 	// ErrNoSource: the source directory does not exist.
 	ErrNoSource = errors.New("syncer: source directory missing")
+	// ErrEmptySource: a sync with deletion found its source empty and
+	// refused to empty the destination (see RsyncConfig.AllowEmptySource).
+	ErrEmptySource = errors.New("syncer: source directory is empty; refusing to delete everything on the other side")
 	// ErrInotifyLimit: the kernel ran out of inotify watches or
 	// instances (fs.inotify.max_user_watches / max_user_instances).
 	ErrInotifyLimit = errors.New("syncer: inotify limit reached")

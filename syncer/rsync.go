@@ -35,8 +35,13 @@ type RsyncConfig struct {
 	Pull bool
 
 	// Delete removes files in Dest that are not in Source (--delete).
-	// Only Dest is ever touched.
+	// Only Dest is ever touched. A whole-tree run with Delete refuses an
+	// empty local Source (ErrEmptySource): an unmounted mount point or a
+	// wiped disk must not wipe the standby's copy too.
 	Delete bool
+	// AllowEmptySource lets a whole-tree run with Delete empty Dest when
+	// Source is an empty directory.
+	AllowEmptySource bool
 	// Checksum compares contents rather than size and mtime (--checksum).
 	Checksum bool
 	// Compress compresses the data on the wire (-z); useful over ssh.
@@ -362,6 +367,11 @@ func (r *Rsync) run(ctx context.Context, list []string) (Report, error) {
 		if st, err := os.Stat(r.cfg.Source); err != nil || !st.IsDir() {
 			return Report{}, fmt.Errorf("syncer: rsync %s: %w", r.cfg.Source, ErrNoSource)
 		}
+		if list == nil && r.cfg.Delete && !r.cfg.AllowEmptySource {
+			if empty, err := emptyDir(r.cfg.Source); err != nil || empty {
+				return Report{}, fmt.Errorf("syncer: rsync %s: %w", r.cfg.Source, ErrEmptySource)
+			}
+		}
 	}
 	progress := r.cfg.OnProgress != nil
 	args, err := r.args(list != nil, progress)
@@ -513,4 +523,18 @@ func (w *progressWriter) flush() {
 		w.fn(p)
 	}
 	w.line = w.line[:0]
+}
+
+// emptyDir reports whether dir has no entries.
+func emptyDir(dir string) (bool, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if errors.Is(err, io.EOF) {
+		return true, nil
+	}
+	return len(names) == 0, err
 }

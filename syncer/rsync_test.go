@@ -160,6 +160,25 @@ func TestRsyncBadInput(t *testing.T) {
 		require.ErrorIs(t, err, syncer.ErrNoSource)
 		assert.Equal(t, map[string]string{"keep": "k"}, readTree(t, dst))
 	})
+	t.Run("empty source with delete is refused", func(t *testing.T) {
+		// An unmounted mount point looks like an empty directory: it must
+		// not empty the standby's copy.
+		base := t.TempDir()
+		src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+		require.NoError(t, os.Mkdir(src, 0o755))
+		writeTree(t, dst, map[string]string{"keep": "k"})
+		_, err := newRsync(t, syncer.RsyncConfig{Source: src, Dest: dst, Delete: true}).Sync(ctx)
+		require.ErrorIs(t, err, syncer.ErrEmptySource)
+		assert.Equal(t, map[string]string{"keep": "k"}, readTree(t, dst))
+
+		_, err = newRsync(t, syncer.RsyncConfig{Source: src, Dest: dst}).Sync(ctx)
+		require.NoError(t, err, "without Delete an empty source deletes nothing and is fine")
+		assert.Equal(t, map[string]string{"keep": "k"}, readTree(t, dst))
+
+		_, err = newRsync(t, syncer.RsyncConfig{Source: src, Dest: dst, Delete: true, AllowEmptySource: true}).Sync(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, readTree(t, dst), "allowed explicitly")
+	})
 	t.Run("unwritable destination", func(t *testing.T) {
 		base := t.TempDir()
 		src := filepath.Join(base, "src")
@@ -270,6 +289,7 @@ func TestRsyncSyncPaths(t *testing.T) {
 func TestRsyncArgv(t *testing.T) {
 	rec := &cmdrun.Recorder{}
 	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"index.html": "i"}) // a non-empty source, as Delete requires
 	r, err := syncer.NewRsync(syncer.RsyncConfig{
 		Source: dir, Dest: "/var/www", Delete: true, Checksum: true, Compress: true,
 		Excludes: []string{"*.tmp"}, BandwidthLimit: 500, DryRun: true, IOTimeout: 30 * time.Second,

@@ -112,7 +112,7 @@ func buildSync(s config.Sync, log *slog.Logger, progress func(syncer.Progress), 
 		}
 		sy = u
 	default: // rsync, and lsyncd or watcher entries run by hand
-		cfg := syncer.RsyncConfig{Source: s.Local, Dest: s.Remote, SSH: peer, Delete: s.Delete, Checksum: s.Checksum,
+		cfg := syncer.RsyncConfig{Source: s.Local, Dest: s.Remote, SSH: peer, Delete: s.Delete, AllowEmptySource: s.AllowEmptySource, Checksum: s.Checksum,
 			Compress: s.Compress, Excludes: s.Excludes, BandwidthLimit: s.BandwidthLimit, DryRun: dryRun,
 			LockFile: s.LockFile, OnProgress: progress, Logger: log}
 		if s.Direction == "pull" {

@@ -41,10 +41,14 @@ type Sync struct {
 	// SSH reaches the peer; an empty host means Remote is local.
 	SSH SyncSSH `yaml:"ssh"`
 
-	Delete   bool     `yaml:"delete"`   // mirror deletions (rsync, lsyncd)
-	Checksum bool     `yaml:"checksum"` // compare contents (rsync)
-	Compress bool     `yaml:"compress"` // compress on the wire
-	Excludes []string `yaml:"excludes"` // rsync/lsyncd filter patterns
+	Delete bool `yaml:"delete"` // mirror deletions (rsync, lsyncd)
+	// AllowEmptySource lets a sync with delete run from an empty local
+	// directory (default: refused, so that an unmounted mount point does
+	// not empty the peer's copy).
+	AllowEmptySource bool     `yaml:"allow_empty_source"`
+	Checksum         bool     `yaml:"checksum"` // compare contents (rsync)
+	Compress         bool     `yaml:"compress"` // compress on the wire
+	Excludes         []string `yaml:"excludes"` // rsync/lsyncd filter patterns
 	// BandwidthLimit caps rsync in KiB/s (0: no cap).
 	BandwidthLimit int `yaml:"bwlimit"`
 	// Prefer settles unison conflicts: newer, older, local or remote;
