@@ -53,7 +53,8 @@ func (r *Repairer) reseed(ctx context.Context, rep *RepairReport) error {
 		Stdin: io.MultiReader(strings.NewReader("SET SESSION sql_log_bin=0;\n"), f)}
 	rep.Statements = append(rep.Statements, "load: SET SESSION sql_log_bin=0; then the dump | "+load.String())
 	if _, err := r.cfg.Runner.Run(ctx, load); err != nil {
-		return fmt.Errorf("replicate: reseed: load into %s: %w", r.cfg.Replica.Name(), err)
+		return fmt.Errorf("replicate: reseed: load into %s failed part-way; its replication is left stopped and the schemas %v partly loaded, run the reseed again: %w",
+			r.cfg.Replica.Name(), r.cfg.Schemas, err)
 	}
 	return r.exec(ctx, rep, r.stmt("START", v))
 }
