@@ -419,28 +419,55 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestRun starts the daemon with a status endpoint on a free loopback
-// port, reads /status and /healthz, then stops it with its context.
-func TestRun(t *testing.T) {
+// inProcessDaemon is `understudy run` in this process with its status
+// endpoint on a free loopback port, found in its JSON log.
+type inProcessDaemon struct {
+	addr   string
+	down   string // the closed port node b's check targets
+	stderr *syncBuffer
+	stop   func() // cancels run and asserts it returns exitOK
+}
+
+func startInProcessDaemon(t *testing.T) *inProcessDaemon {
+	t.Helper()
 	srv := upServer(t)
 	down := closedPort(t)
 	cfg := strings.Replace(twoNodes(srv.URL+"/", down, `http: {listen: "127.0.0.1:0"}`+"\n"), "log: {level: warn}", "log: {format: json, level: info}", 1)
 	cfgPath := writeConfig(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout syncBuffer
+	d := &inProcessDaemon{stderr: &syncBuffer{}, down: down}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"-c", cfgPath, "run"}, &stdout, &stderr) }()
-
-	addr := ""
+	go func() { done <- run(ctx, []string{"-c", cfgPath, "run"}, &stdout, d.stderr) }()
+	var once sync.Once
+	d.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-done:
+				assert.Equal(t, exitOK, code, d.stderr.String())
+			case <-time.After(10 * time.Second):
+				t.Error("run did not return after its context ended")
+			}
+		})
+	}
+	t.Cleanup(d.stop)
 	listening := regexp.MustCompile(`"msg":"status endpoint listening","addr":"([^"]+)"`)
 	require.Eventually(t, func() bool {
-		m := listening.FindStringSubmatch(stderr.String())
+		m := listening.FindStringSubmatch(d.stderr.String())
 		if m != nil {
-			addr = m[1]
+			d.addr = m[1]
 		}
 		return m != nil
 	}, 10*time.Second, 10*time.Millisecond, "no listening line")
+	return d
+}
+
+// TestRun starts the daemon with a status endpoint on a free loopback
+// port, reads /status and /healthz, then stops it with its context.
+func TestRun(t *testing.T) {
+	d := startInProcessDaemon(t)
+	addr := d.addr
 
 	var snap failover.Snapshot
 	require.Eventually(t, func() bool {
@@ -464,14 +491,8 @@ func TestRun(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, exitOK, code, stderr.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after its context ended")
-	}
-	assert.Contains(t, stderr.String(), `"msg":"understudy stopped"`)
+	d.stop()
+	assert.Contains(t, d.stderr.String(), `"msg":"understudy stopped"`)
 }
 
 // Without -v, tick prints nothing on stdout, so a cron job mails only the

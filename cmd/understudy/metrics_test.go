@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"regexp"
@@ -17,34 +16,8 @@ import (
 // free loopback port, found in the JSON log) and scrapes GET /metrics
 // once the first round has run.
 func TestRunMetrics(t *testing.T) {
-	srv := upServer(t)
-	down := closedPort(t)
-	cfg := strings.Replace(twoNodes(srv.URL+"/", down, `http: {listen: "127.0.0.1:0"}`+"\n"), "log: {level: warn}", "log: {format: json, level: info}", 1)
-	cfgPath := writeConfig(t, cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"-c", cfgPath, "run"}, &stdout, &stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			assert.Equal(t, exitOK, code, stderr.String())
-		case <-time.After(10 * time.Second):
-			t.Error("run did not return after its context ended")
-		}
-	})
-
-	addr := ""
-	listening := regexp.MustCompile(`"msg":"status endpoint listening","addr":"([^"]+)"`)
-	require.Eventually(t, func() bool {
-		m := listening.FindStringSubmatch(stderr.String())
-		if m != nil {
-			addr = m[1]
-		}
-		return m != nil
-	}, 10*time.Second, 10*time.Millisecond, "no listening line")
+	d := startInProcessDaemon(t)
+	addr := d.addr
 
 	// The first round converges on a: wait until the scrape shows it. The
 	// counters move as the events happen, the gauges when the round ends
@@ -89,5 +62,5 @@ func TestRunMetrics(t *testing.T) {
 	}
 	// Names only: no address of a node or of a check's target.
 	assert.NotContains(t, body, "127.0.0.2")
-	assert.NotContains(t, body, down)
+	assert.NotContains(t, body, d.down)
 }
