@@ -16,7 +16,8 @@ import (
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/dnsprovider/libdnstest"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/harness/bind"
+	"github.com/understudy-ha/understudy/internal/servers/bind"
+	"github.com/understudy-ha/understudy/internal/testkit/bindtest"
 )
 
 // libdnsZone holds records of several types that a switch must leave alone.
@@ -35,9 +36,9 @@ _sip._tcp IN SRV 10 60 5060 sip.example.test.
 sip     IN A   192.0.2.50
 `
 
-func startLibdnsBIND(t *testing.T) (*bind.Server, *dnsprovider.BIND) {
+func startLibdnsBIND(t *testing.T) (*bindtest.Server, *dnsprovider.BIND) {
 	t.Helper()
-	srv := bind.Start(t, bind.Options{Zones: []bind.Zone{{Name: "example.test", Content: libdnsZone, Updates: true}}})
+	srv := bindtest.Start(t, bind.Options{Zones: []bind.Zone{{Name: "example.test", Content: libdnsZone, Updates: true}}})
 	p, err := dnsprovider.NewBIND(dnsprovider.BINDConfig{Server: srv.Addr, Key: &srv.TSIGKey})
 	require.NoError(t, err)
 	return srv, p

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 // ErrSourceUnavailable means the address source gave no address: the

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/dnsprovider"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 // checkip is the article's checkip.dyndns.com on loopback: it answers

@@ -11,7 +11,7 @@ import (
 
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/dnsserver"
+	"github.com/understudy-ha/understudy/internal/daemon/dnsserver"
 )
 
 // Load the key tsig-keygen wrote; printing it never shows the secret.

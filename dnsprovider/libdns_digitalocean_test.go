@@ -14,8 +14,8 @@ import (
 
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/dnsprovider/libdnstest"
-	fakedo "github.com/understudy-ha/understudy/internal/fakes/digitalocean"
-	"github.com/understudy-ha/understudy/internal/fakes/fakehttp"
+	fakedo "github.com/understudy-ha/understudy/internal/testkit/fakes/digitalocean"
+	"github.com/understudy-ha/understudy/internal/testkit/fakes/fakehttp"
 )
 
 const doToken = "dop_v1_secret0123456789"

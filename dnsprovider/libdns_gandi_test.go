@@ -12,8 +12,8 @@ import (
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/dnsprovider/libdnstest"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/fakes/fakehttp"
-	fakegandi "github.com/understudy-ha/understudy/internal/fakes/gandi"
+	"github.com/understudy-ha/understudy/internal/testkit/fakes/fakehttp"
+	fakegandi "github.com/understudy-ha/understudy/internal/testkit/fakes/gandi"
 )
 
 const gandiToken = "gandi-pat-secret-0123456789"

@@ -14,7 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/harness/bind"
+	"github.com/understudy-ha/understudy/internal/servers/bind"
+	"github.com/understudy-ha/understudy/internal/testkit/bindtest"
 )
 
 // richZone has records that a switch of www's A record must not touch.
@@ -34,7 +35,7 @@ var (
 	nodeB = failover.Node{Name: "slave", Address: netip.MustParseAddr("10.2.0.2")}
 )
 
-func addrs(t *testing.T, s *bind.Server, name string, qtype uint16) []string {
+func addrs(t *testing.T, s *bindtest.Server, name string, qtype uint16) []string {
 	t.Helper()
 	var out []string
 	for _, rr := range s.Query(t, name, qtype).Answer {
@@ -80,7 +81,7 @@ func newRFC2136(t *testing.T, cfg dnsprovider.RFC2136Config) *dnsprovider.RFC213
 
 func TestRFC2136SwitchNamed(t *testing.T) {
 	t.Parallel()
-	s := bind.Start(t, bind.Options{Zones: []bind.Zone{{Name: "example.test", Content: richZone, Updates: true}}})
+	s := bindtest.Start(t, bind.Options{Zones: []bind.Zone{{Name: "example.test", Content: richZone, Updates: true}}})
 	key, err := dnsprovider.LoadTSIGKey(s.KeyFile)
 	require.NoError(t, err)
 	before := s.AXFR(t, "example.test")
@@ -134,7 +135,7 @@ func TestRFC2136SwitchNamed(t *testing.T) {
 
 func TestRFC2136Refusals(t *testing.T) {
 	t.Parallel()
-	s := bind.Start(t, bind.Options{Zones: []bind.Zone{
+	s := bindtest.Start(t, bind.Options{Zones: []bind.Zone{
 		{Name: "example.test", Updates: true},
 		{Name: "static.test"},
 	}})
@@ -174,15 +175,15 @@ func TestRFC2136Refusals(t *testing.T) {
 // its own copy of the zone: one switch updates and verifies both.
 func TestRFC2136TwoServers(t *testing.T) {
 	t.Parallel()
-	ns1 := bind.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Updates: true}}})
+	ns1 := bindtest.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Updates: true}}})
 	key := ns1.TSIGKey
-	ns2 := bind.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Updates: true}}, Key: &key})
+	ns2 := bindtest.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Updates: true}}, Key: &key})
 
 	sw := newRFC2136(t, dnsprovider.RFC2136Config{Zone: "test.ru", Servers: []string{ns1.Addr, ns2.Addr}, Key: &key})
 	rep, err := sw.SwitchReport(t.Context(), nodeB)
 	require.NoError(t, err)
 	assert.Equal(t, []string{ns1.Addr, ns2.Addr}, rep.Updated)
-	for _, s := range []*bind.Server{ns1, ns2} {
+	for _, s := range []*bindtest.Server{ns1, ns2} {
 		assert.Equal(t, []string{"10.2.0.2 60"}, addrs(t, s, "www.test.ru", dns.TypeA), s.Addr)
 	}
 

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 // ErrDynamicZone means rndc refused to reload the zone because it takes

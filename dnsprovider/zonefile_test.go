@@ -12,9 +12,10 @@ import (
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/dnsprovider"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
-	"github.com/understudy-ha/understudy/internal/harness/bind"
+	"github.com/understudy-ha/understudy/internal/servers/bind"
+	"github.com/understudy-ha/understudy/internal/testkit/bindtest"
 )
 
 // userZone is a hand-written file with comments and odd spacing that
@@ -39,7 +40,7 @@ www	300	IN	CNAME	@
 
 func TestZoneFileStaticZoneNamed(t *testing.T) {
 	t.Parallel()
-	s := bind.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Content: userZone}}})
+	s := bindtest.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Content: userZone}}})
 	file := s.ZoneFile("test.ru")
 	require.NoError(t, os.Chmod(file, 0o640))
 	sw, err := dnsprovider.NewZoneFile(dnsprovider.ZoneFileConfig{
@@ -88,7 +89,7 @@ func TestZoneFileStaticZoneNamed(t *testing.T) {
 
 func TestZoneFileFreezeNamed(t *testing.T) {
 	t.Parallel()
-	s := bind.Start(t, bind.Options{Zones: []bind.Zone{{Name: "example.test", Updates: true}}})
+	s := bindtest.Start(t, bind.Options{Zones: []bind.Zone{{Name: "example.test", Updates: true}}})
 	file := s.ZoneFile("example.test")
 	key := s.TSIGKey
 	ddns, err := dnsprovider.NewRFC2136(dnsprovider.RFC2136Config{Zone: "example.test", Name: "ns1", TTL: 10 * time.Second, Servers: []string{s.Addr}, Key: &key})

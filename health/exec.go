@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/understudy-ha/understudy/internal/cmdrun"
+	"github.com/understudy-ha/understudy/cmdrun"
 )
 
 // DefaultExecTimeout bounds an exec check when ExecConfig.Timeout is

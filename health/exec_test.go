@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/health"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 func TestExecCheckReal(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/understudy-ha/understudy/health"
-	"github.com/understudy-ha/understudy/internal/harness/mariadb"
+	"github.com/understudy-ha/understudy/internal/testkit/mariadb"
 )
 
 const probePassword = "pr0be-Secret-9731"

@@ -6,9 +6,9 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
-	"github.com/understudy-ha/understudy/internal/fakes/doreservedip"
+	"github.com/understudy-ha/understudy/internal/testkit/fakes/doreservedip"
 	"github.com/understudy-ha/understudy/ippool"
 )
 

@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/failover/failovertest"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
-	"github.com/understudy-ha/understudy/internal/testenv"
+	"github.com/understudy-ha/understudy/internal/testkit/testenv"
 	"github.com/understudy-ha/understudy/ippool"
 )
 

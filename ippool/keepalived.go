@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/understudy-ha/understudy/internal/cmdrun"
+	"github.com/understudy-ha/understudy/cmdrun"
 )
 
 // ErrKeepalivedConfig: `keepalived --config-test` rejected a generated

@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 func lookPath(prog string) (string, error) {

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 // Command is a Step that runs one argv to take over and another to

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/netns"
+	"github.com/understudy-ha/understudy/internal/testkit/netns"
 	"github.com/understudy-ha/understudy/ippool"
 )
 

@@ -13,7 +13,7 @@ import (
 	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/understudy-ha/understudy/internal/netns"
+	"github.com/understudy-ha/understudy/internal/testkit/netns"
 	"github.com/understudy-ha/understudy/ippool"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/netns"
-	"github.com/understudy-ha/understudy/internal/testenv"
+	"github.com/understudy-ha/understudy/internal/testkit/netns"
+	"github.com/understudy-ha/understudy/internal/testkit/testenv"
 	"github.com/understudy-ha/understudy/ippool"
 )
 

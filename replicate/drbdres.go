@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 // Where a [DRBD] reads its status (DRBDConfig.Source).

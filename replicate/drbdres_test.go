@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/health"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 const (

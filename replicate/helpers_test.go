@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/understudy-ha/understudy/internal/harness/mariadb"
+	"github.com/understudy-ha/understudy/internal/testkit/mariadb"
 )
 
 // pair is a master-master pair with a replicate.MySQL for each side.

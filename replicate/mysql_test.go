@@ -3,7 +3,7 @@ package replicate
 import (
 	"context"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/harness/mariadb"
+	"github.com/understudy-ha/understudy/internal/testkit/mariadb"
 	"testing"
 	"time"
 

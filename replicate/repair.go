@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 // Strategy names a repair. None runs unless asked for by name.

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/understudy-ha/understudy/internal/harness/mariadb"
+	"github.com/understudy-ha/understudy/internal/testkit/mariadb"
 )
 
 // gtidBinlogPos reads B's own binlog position: an unlogged repair must

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/understudy-ha/understudy/internal/cmdrun"
+	"github.com/understudy-ha/understudy/cmdrun"
 )
 
 // LsyncdConfig configures an [Lsyncd]: lsyncd(1) watching Source with

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/understudy-ha/understudy/internal/cmdrun"
+	"github.com/understudy-ha/understudy/cmdrun"
 )
 
 // ErrStep marks the failure of a step run after a successful sync.

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/understudy-ha/understudy/internal/cmdrun"
-	"github.com/understudy-ha/understudy/internal/harness/sshd"
+	"github.com/understudy-ha/understudy/cmdrun"
+	"github.com/understudy-ha/understudy/internal/testkit/sshdtest"
 	"github.com/understudy-ha/understudy/syncer"
 )
 
@@ -21,7 +21,7 @@ func TestQuoteRemote(t *testing.T) {
 }
 
 func TestRemoteStepRealSSH(t *testing.T) {
-	srv := sshd.Start(t)
+	srv := sshdtest.Start(t)
 	dir := t.TempDir()
 	weird := filepath.Join(dir, "mail 'x' \"y\" $(touch pwned) ;\n-z")
 	require.NoError(t, os.WriteFile(weird, []byte("m"), 0o600))

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/understudy-ha/understudy/internal/cmdrun"
+	"github.com/understudy-ha/understudy/cmdrun"
 )
 
 // RsyncConfig configures an [Rsync]. The zero value of each optional

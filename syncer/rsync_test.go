@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/understudy-ha/understudy/internal/cmdrun"
-	"github.com/understudy-ha/understudy/internal/harness/sshd"
-	"github.com/understudy-ha/understudy/internal/testenv"
+	"github.com/understudy-ha/understudy/cmdrun"
+	"github.com/understudy-ha/understudy/internal/testkit/sshdtest"
+	"github.com/understudy-ha/understudy/internal/testkit/testenv"
 	"github.com/understudy-ha/understudy/syncer"
 )
 
@@ -379,7 +379,7 @@ func TestRsyncOverlap(t *testing.T) {
 
 func TestRsyncSSH(t *testing.T) {
 	requireRsync(t)
-	srv := sshd.Start(t)
+	srv := sshdtest.Start(t)
 	ctx := t.Context()
 	base := t.TempDir()
 	src, dst := filepath.Join(base, "src dir"), filepath.Join(base, "dst 'peer'")
@@ -432,7 +432,7 @@ func TestRsyncSSH(t *testing.T) {
 
 func TestRsyncPeerVanishes(t *testing.T) {
 	requireRsync(t)
-	srv := sshd.Start(t)
+	srv := sshdtest.Start(t)
 	base := t.TempDir()
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
 	writeTree(t, src, map[string]string{"big": strings.Repeat("z", 4<<20)})

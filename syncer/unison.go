@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/understudy-ha/understudy/internal/cmdrun"
+	"github.com/understudy-ha/understudy/cmdrun"
 )
 
 // UnisonConfig configures a [Unison]: two replicas kept in step both

@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/understudy-ha/understudy/internal/cmdrun"
-	"github.com/understudy-ha/understudy/internal/harness/sshd"
-	"github.com/understudy-ha/understudy/internal/testenv"
+	"github.com/understudy-ha/understudy/cmdrun"
+	"github.com/understudy-ha/understudy/internal/testkit/sshdtest"
+	"github.com/understudy-ha/understudy/internal/testkit/testenv"
 	"github.com/understudy-ha/understudy/syncer"
 )
 
@@ -103,7 +103,7 @@ func TestUnisonPreferNewer(t *testing.T) {
 
 func TestUnisonSSH(t *testing.T) {
 	testenv.Require(t, "unison", "unison")
-	srv := sshd.Start(t)
+	srv := sshdtest.Start(t)
 	ctx := t.Context()
 	base := t.TempDir()
 	a, b := filepath.Join(base, "local"), filepath.Join(base, "remote side")

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/understudy-ha/understudy/internal/cmdrun"
+	"github.com/understudy-ha/understudy/cmdrun"
 )
 
 // runner is what the [Watcher] needs from its copier: a run of a list of

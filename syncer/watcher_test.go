@@ -15,8 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/understudy-ha/understudy/internal/harness/sshd"
-	"github.com/understudy-ha/understudy/internal/testenv"
+	"github.com/understudy-ha/understudy/internal/servers/sshd"
+	"github.com/understudy-ha/understudy/internal/testkit/sshdtest"
+	"github.com/understudy-ha/understudy/internal/testkit/testenv"
 	"github.com/understudy-ha/understudy/syncer"
 )
 
@@ -113,7 +114,7 @@ func TestWatcherReplicates(t *testing.T) {
 			var peer *syncer.SSH
 			var srv *sshd.Server
 			if transport == "ssh" {
-				srv = sshd.Start(t)
+				srv = sshdtest.Start(t)
 				s := srv.SSH()
 				peer = &s
 			}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/understudy-ha/understudy/internal/bench"
+	"github.com/understudy-ha/understudy/internal/daemon/bench"
 )
 
 func init() {
@@ -15,7 +15,7 @@ func init() {
 	})
 }
 
-// cmdBench runs one of the measurements of internal/bench and prints one
+// cmdBench runs one of the measurements of internal/daemon/bench and prints one
 // line per figure on stdout (progress on stderr).
 func cmdBench(e *env, args []string) int {
 	if len(args) == 0 {

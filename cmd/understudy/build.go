@@ -8,13 +8,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/failover/failovermetrics"
 	"github.com/understudy-ha/understudy/failover/notify"
 	"github.com/understudy-ha/understudy/health"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
-	"github.com/understudy-ha/understudy/internal/config"
+	"github.com/understudy-ha/understudy/internal/daemon/config"
 )
 
 // app is a loaded configuration and the logger it asks for.

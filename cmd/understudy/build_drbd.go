@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/health"
-	"github.com/understudy-ha/understudy/internal/config"
+	"github.com/understudy-ha/understudy/internal/daemon/config"
 	"github.com/understudy-ha/understudy/replicate"
 )
 

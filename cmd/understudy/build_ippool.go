@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/config"
+	"github.com/understudy-ha/understudy/internal/daemon/config"
 	"github.com/understudy-ha/understudy/ippool"
 )
 

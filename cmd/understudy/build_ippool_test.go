@@ -6,10 +6,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
-	"github.com/understudy-ha/understudy/internal/config"
-	"github.com/understudy-ha/understudy/internal/fakes/doreservedip"
+	"github.com/understudy-ha/understudy/internal/daemon/config"
+	"github.com/understudy-ha/understudy/internal/testkit/fakes/doreservedip"
 )
 
 func TestBuildIPPoolSwitchers(t *testing.T) {

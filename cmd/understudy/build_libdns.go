@@ -8,7 +8,7 @@ import (
 
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/config"
+	"github.com/understudy-ha/understudy/internal/daemon/config"
 )
 
 func init() {

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/understudy-ha/understudy/health"
-	"github.com/understudy-ha/understudy/internal/config"
+	"github.com/understudy-ha/understudy/internal/daemon/config"
 	"github.com/understudy-ha/understudy/replicate"
 	"github.com/understudy-ha/understudy/syncer"
 )

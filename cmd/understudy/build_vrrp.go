@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/config"
+	"github.com/understudy-ha/understudy/internal/daemon/config"
 	"github.com/understudy-ha/understudy/ippool"
 )
 

@@ -17,7 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/harness/bind"
+	"github.com/understudy-ha/understudy/internal/servers/bind"
+	"github.com/understudy-ha/understudy/internal/testkit/bindtest"
 )
 
 // TestDDNSCommand runs the master side of the article on a real named:
@@ -25,7 +26,7 @@ import (
 // printed), then stays (exit 0); a dead address source is exit 1 and
 // no update.
 func TestDDNSCommand(t *testing.T) {
-	srv := bind.Start(t, bind.Options{Zones: []bind.Zone{{Name: "soutade.test", Updates: true}}})
+	srv := bindtest.Start(t, bind.Options{Zones: []bind.Zone{{Name: "soutade.test", Updates: true}}})
 	var addr atomic.Value
 	addr.Store("198.51.100.9")
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -96,7 +97,7 @@ switchers:
 // logged and sent to the webhook as address_changed, a dead source is
 // only a warning, and the daemon exits 0 when its context ends.
 func TestRunDDNS(t *testing.T) {
-	srv := bind.Start(t, bind.Options{Zones: []bind.Zone{{Name: "soutade.test", Updates: true}}})
+	srv := bindtest.Start(t, bind.Options{Zones: []bind.Zone{{Name: "soutade.test", Updates: true}}})
 	var addr atomic.Value
 	addr.Store("198.51.100.9")
 	var failing atomic.Bool

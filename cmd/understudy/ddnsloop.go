@@ -9,7 +9,7 @@ import (
 
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/config"
+	"github.com/understudy-ha/understudy/internal/daemon/config"
 )
 
 // ddnsLoop is the dynamic DNS updater run by the daemon every ddns.every:

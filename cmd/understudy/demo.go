@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/understudy-ha/understudy/internal/demo"
+	"github.com/understudy-ha/understudy/internal/daemon/demo"
 )
 
 func init() {
@@ -14,7 +14,7 @@ func init() {
 	})
 }
 
-// cmdDemo runs internal/demo: two local web services, an embedded DNS
+// cmdDemo runs internal/daemon/demo: two local web services, an embedded DNS
 // server and the arbiter; it needs no configuration file.
 func cmdDemo(e *env, args []string) int {
 	fs := newFlags(e, "demo", "")

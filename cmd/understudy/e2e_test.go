@@ -19,9 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/harness/bind"
-	"github.com/understudy-ha/understudy/internal/testenv"
-	"github.com/understudy-ha/understudy/internal/websvc"
+	"github.com/understudy-ha/understudy/internal/daemon/websvc"
+	"github.com/understudy-ha/understudy/internal/servers/bind"
+	"github.com/understudy-ha/understudy/internal/testkit/bindtest"
+	"github.com/understudy-ha/understudy/internal/testkit/testenv"
 )
 
 // The test binary doubles as the understudy binary (UNDERSTUDY_E2E_MAIN)
@@ -69,7 +70,7 @@ func startWeb(t *testing.T, ip string) *websvc.Service {
 // e2eSetup is a real named carrying www.example.test, two web services
 // and a configuration for the daemon.
 type e2eSetup struct {
-	ns              *bind.Server
+	ns              *bindtest.Server
 	primary, backup *websvc.Service
 	dir, cfg, state string
 	switchDir       string
@@ -78,7 +79,7 @@ type e2eSetup struct {
 func newE2E(t *testing.T, failback string, execSwitcher bool) *e2eSetup {
 	t.Helper()
 	s := &e2eSetup{dir: t.TempDir()}
-	s.ns = bind.Start(t, bind.Options{Zones: []bind.Zone{{
+	s.ns = bindtest.Start(t, bind.Options{Zones: []bind.Zone{{
 		Name:    "example.test",
 		Updates: true,
 		Content: "$TTL 10\n@ IN SOA ns1 hostmaster 1 60 30 3600 10\n  IN NS ns1\nns1 IN A 127.0.0.1\nwww IN A 127.0.0.1\nwww IN TXT \"keep me\"\n",

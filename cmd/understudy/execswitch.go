@@ -8,8 +8,8 @@ import (
 	"os/exec"
 	"time"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 // execSwitcher runs a program to point traffic at a node. The node is

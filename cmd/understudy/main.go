@@ -1,5 +1,5 @@
 // Command understudy is the reference daemon and CLI of Understudy: it
-// reads one YAML configuration file (see internal/config/testdata/
+// reads one YAML configuration file (see internal/daemon/config/testdata/
 // understudy.yaml) and watches, switches and reports.
 //
 //	understudy [-c FILE] COMMAND [flags] [args]

@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 // result is what one in-process run of the CLI printed.

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"text/tabwriter"
 
-	"github.com/understudy-ha/understudy/internal/config"
+	"github.com/understudy-ha/understudy/internal/daemon/config"
 	"github.com/understudy-ha/understudy/replicate"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/understudy-ha/understudy/internal/harness/mariadb"
+	"github.com/understudy-ha/understudy/internal/testkit/mariadb"
 )
 
 // TestReplicationCommands runs status and repair against a real

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/understudy-ha/understudy/internal/config"
+	"github.com/understudy-ha/understudy/internal/daemon/config"
 	"github.com/understudy-ha/understudy/syncer"
 )
 

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/understudy-ha/understudy/internal/config"
-	"github.com/understudy-ha/understudy/internal/testenv"
+	"github.com/understudy-ha/understudy/internal/daemon/config"
+	"github.com/understudy-ha/understudy/internal/testkit/testenv"
 	"github.com/understudy-ha/understudy/syncer"
 )
 

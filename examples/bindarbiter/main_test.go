@@ -17,9 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/harness/bind"
-	"github.com/understudy-ha/understudy/internal/harness/mariadb"
-	"github.com/understudy-ha/understudy/internal/harness/smtpsink"
+	"github.com/understudy-ha/understudy/internal/servers/bind"
+	"github.com/understudy-ha/understudy/internal/testkit/bindtest"
+	"github.com/understudy-ha/understudy/internal/testkit/mariadb"
+	"github.com/understudy-ha/understudy/internal/testkit/smtpsink"
 )
 
 // The article's db.test.ru, on loopback: the master is 127.0.0.1 and the
@@ -56,8 +57,8 @@ func TestArticle(t *testing.T) {
 
 	t.Run("rfc2136", func(t *testing.T) {
 		// Two name servers sharing a key, like the article's two NS.
-		ns1 := bind.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Updates: true, Content: zoneFile}}})
-		ns2 := bind.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Updates: true, Content: zoneFile}}, Key: &ns1.TSIGKey})
+		ns1 := bindtest.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Updates: true, Content: zoneFile}}})
+		ns2 := bindtest.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Updates: true, Content: zoneFile}}, Key: &ns1.TSIGKey})
 		w := newWorld(t, db.Addr, pwFile, ns1.Addr, ns2.Addr)
 		w.setup.TSIGKeyFile = ns1.KeyFile
 		w.setup.NameServers = []string{ns1.Addr, ns2.Addr}
@@ -127,7 +128,7 @@ func TestArticle(t *testing.T) {
 
 	t.Run("zonefile", func(t *testing.T) {
 		// The article's way: a static zone, rewritten and reloaded.
-		ns := bind.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Content: zoneFile}}})
+		ns := bindtest.Start(t, bind.Options{Zones: []bind.Zone{{Name: "test.ru", Content: zoneFile}}})
 		w := newWorld(t, db.Addr, pwFile, ns.Addr, ns.Addr)
 		w.setup.TSIGKeyFile = ""
 		w.setup.ZoneFile = ns.ZoneFile("test.ru")
@@ -194,7 +195,7 @@ func tick(t *testing.T, arb *failover.Arbiter) failover.RoundReport {
 }
 
 // aRecord is what ns answers for test.ru A.
-func aRecord(t *testing.T, ns *bind.Server) string {
+func aRecord(t *testing.T, ns *bindtest.Server) string {
 	t.Helper()
 	r := ns.Query(t, "test.ru.", dns.TypeA)
 	require.Equal(t, dns.RcodeSuccess, r.Rcode)
@@ -272,7 +273,7 @@ func serveSSH(l net.Listener) {
 }
 
 // smtpServer is the relay the article mails through: a real SMTP server
-// on loopback (internal/harness/smtpsink) that records what it receives.
+// on loopback (internal/testkit/smtpsink) that records what it receives.
 type smtpServer struct {
 	*smtpsink.Sink
 	addr string

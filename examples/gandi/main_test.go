@@ -21,8 +21,8 @@ import (
 
 	"github.com/understudy-ha/understudy/dnsprovider"
 	"github.com/understudy-ha/understudy/failover"
-	fakegandi "github.com/understudy-ha/understudy/internal/fakes/gandi"
-	"github.com/understudy-ha/understudy/internal/harness/smtpsink"
+	fakegandi "github.com/understudy-ha/understudy/internal/testkit/fakes/gandi"
+	"github.com/understudy-ha/understudy/internal/testkit/smtpsink"
 )
 
 const (
@@ -322,7 +322,7 @@ func serveSSH(l net.Listener) {
 }
 
 // smtpServer is the relay the article mails through: a real SMTP server
-// on loopback (internal/harness/smtpsink) that records what it receives.
+// on loopback (internal/testkit/smtpsink) that records what it receives.
 type smtpServer struct {
 	*smtpsink.Sink
 	addr string

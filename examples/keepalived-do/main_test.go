@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/fakes/doreservedip"
+	"github.com/understudy-ha/understudy/internal/testkit/fakes/doreservedip"
 )
 
 const (

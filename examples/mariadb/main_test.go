@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/harness/mariadb"
-	"github.com/understudy-ha/understudy/internal/harness/smtpsink"
+	"github.com/understudy-ha/understudy/internal/testkit/mariadb"
+	"github.com/understudy-ha/understudy/internal/testkit/smtpsink"
 	"github.com/understudy-ha/understudy/replicate"
 )
 
@@ -133,7 +133,7 @@ func rows(t *testing.T, s *mariadb.Server) map[int]string {
 }
 
 // smtpServer is the relay the article mails through: a real SMTP server
-// on loopback (internal/harness/smtpsink) that records what it receives.
+// on loopback (internal/testkit/smtpsink) that records what it receives.
 type smtpServer struct {
 	*smtpsink.Sink
 	addr string

@@ -10,8 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/understudy-ha/understudy/internal/harness/sshd"
-	"github.com/understudy-ha/understudy/internal/testenv"
+	"github.com/understudy-ha/understudy/internal/servers/sshd"
+	"github.com/understudy-ha/understudy/internal/testkit/sshdtest"
+	"github.com/understudy-ha/understudy/internal/testkit/testenv"
 	"github.com/understudy-ha/understudy/syncer"
 )
 
@@ -29,7 +30,7 @@ var peerMail = map[string]string{
 // the host key pinned, as cron would at 3 a.m.
 func TestArticle(t *testing.T) {
 	testenv.Require(t, "rsync", "rsync")
-	srv := sshd.Start(t)
+	srv := sshdtest.Start(t)
 
 	t.Run("pull mail, delete it on the peer, push the sites", func(t *testing.T) {
 		s := newSetup(t, srv)

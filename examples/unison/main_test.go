@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/understudy-ha/understudy/internal/harness/sshd"
-	"github.com/understudy-ha/understudy/internal/testenv"
+	"github.com/understudy-ha/understudy/internal/testkit/sshdtest"
+	"github.com/understudy-ha/understudy/internal/testkit/testenv"
 	"github.com/understudy-ha/understudy/syncer"
 )
 
@@ -25,7 +25,7 @@ import (
 // across a second.
 func TestArticle(t *testing.T) {
 	testenv.Require(t, "unison", "unison")
-	srv := sshd.Start(t)
+	srv := sshdtest.Start(t)
 	base := t.TempDir()
 	s := articleSetup()
 	s.Dir = filepath.Join(base, "10.1.0.1", "site", "web")

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 // DefaultHookTimeout bounds one hook run when HookConfig.Timeout is zero.

@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/understudy-ha/understudy/cmdrun"
 	"github.com/understudy-ha/understudy/failover"
 	"github.com/understudy-ha/understudy/failover/notify"
-	"github.com/understudy-ha/understudy/internal/cmdrun"
 )
 
 var switchFailed = failover.Event{

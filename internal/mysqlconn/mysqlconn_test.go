@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/understudy-ha/understudy/internal/harness/mariadb"
 	"github.com/understudy-ha/understudy/internal/mysqlconn"
+	"github.com/understudy-ha/understudy/internal/testkit/mariadb"
 )
 
 // dialCall is what the connector passed to Config.Dial.

@@ -6,7 +6,7 @@
 //
 // Sockets and netlink handles opened by the code stay in the namespace
 // after it returns. Calls may run concurrently: each uses its own thread.
-// ippool (the library), internal/netns (the test lab) and the bench
+// ippool (the library), internal/testkit/netns (the test lab) and the bench
 // command share it; it does not import package testing.
 package nsthread
 

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	vnetns "github.com/vishvananda/netns"
 
-	"github.com/understudy-ha/understudy/internal/netns"
 	"github.com/understudy-ha/understudy/internal/nsthread"
+	"github.com/understudy-ha/understudy/internal/testkit/netns"
 )
 
 // hasVeth0 reports whether the calling thread's namespace has veth0.
@@ -20,7 +20,7 @@ func hasVeth0() bool {
 	return err == nil
 }
 
-// TestDo moves into a lab node's namespace (internal/netns; needs root)
+// TestDo moves into a lab node's namespace (internal/testkit/netns; needs root)
 // and checks what the code sees there and that the caller stays put.
 func TestDo(t *testing.T) {
 	lab := netns.New(t, netns.Options{Nodes: 1})
