@@ -211,7 +211,7 @@ func (r *Rsync) ssh() SSH {
 // an ssh failure (255) or any other failure is an *ExitError returned
 // with the Report of what rsync says it did.
 func (r *Rsync) Sync(ctx context.Context) (Report, error) {
-	return r.run(ctx, nil)
+	return r.run(ctx, nil, nil)
 }
 
 // SyncPaths copies only the given paths, relative to Source, in one run:
@@ -230,7 +230,7 @@ func (r *Rsync) SyncPaths(ctx context.Context, paths []string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	return r.run(ctx, list)
+	return r.run(ctx, list, nil)
 }
 
 // listPaths checks paths with relPath and, for a local Source, cuts each
@@ -301,9 +301,11 @@ func relPath(p string) (string, error) {
 
 // Args returns the argv (without the program) of a whole-tree run, for
 // logs and tests.
-func (r *Rsync) Args() ([]string, error) { return r.args(false, r.cfg.OnProgress != nil) }
+func (r *Rsync) Args() ([]string, error) { return r.args(false, r.cfg.OnProgress != nil, nil) }
 
-func (r *Rsync) args(list, progress bool) ([]string, error) {
+// args builds the argv of a run: over ssh as configured, or, with via,
+// to the rsync daemon that via reaches (see rsyncd.go).
+func (r *Rsync) args(list, progress bool, via *daemonTarget) ([]string, error) {
 	c := r.cfg
 	args := []string{"--archive", "--stats", "--mkpath"}
 	if c.Delete {
@@ -339,6 +341,9 @@ func (r *Rsync) args(list, progress bool) ([]string, error) {
 		}
 	}
 	src, dst := withSlash(c.Source), withSlash(c.Dest)
+	if via != nil {
+		return append(append(args, via.args...), "--", src, via.dest(c.Dest)), nil
+	}
 	if c.SSH != nil {
 		rsh, err := r.ssh().rsh()
 		if err != nil {
@@ -356,7 +361,7 @@ func (r *Rsync) args(list, progress bool) ([]string, error) {
 	return append(args, "--", src, dst), nil
 }
 
-func (r *Rsync) run(ctx context.Context, list []string) (Report, error) {
+func (r *Rsync) run(ctx context.Context, list []string, via *daemonTarget) (Report, error) {
 	start := time.Now()
 	unlock, err := r.lock.TryLock()
 	if err != nil {
@@ -374,11 +379,14 @@ func (r *Rsync) run(ctx context.Context, list []string) (Report, error) {
 		}
 	}
 	progress := r.cfg.OnProgress != nil
-	args, err := r.args(list != nil, progress)
+	args, err := r.args(list != nil, progress, via)
 	if err != nil {
 		return Report{}, err
 	}
 	cmd := cmdrun.Cmd{Path: r.cfg.Program, Args: args, Env: []string{"LC_ALL=C"}}
+	if via != nil {
+		cmd.Env = append(cmd.Env, via.env...)
+	}
 	if list != nil {
 		var b bytes.Buffer
 		for _, p := range list {
@@ -412,7 +420,9 @@ func (r *Rsync) run(ctx context.Context, list []string) (Report, error) {
 		}
 		return rep, fmt.Errorf("syncer: rsync %s: %w", r.name(), rsyncExit(exitCode(res, err), string(res.Stderr), err))
 	}
-	r.log.Info("rsync done", "sync", r.name(), "files", rep.Files, "bytes", rep.Bytes, "deleted", rep.Deleted, "paths", len(list), "dry_run", r.cfg.DryRun, "duration", rep.Duration)
+	if via == nil { // a run through a tunnel is a watcher's batch, which the watcher logs
+		r.log.Info("rsync done", "sync", r.name(), "files", rep.Files, "bytes", rep.Bytes, "deleted", rep.Deleted, "paths", len(list), "dry_run", r.cfg.DryRun, "duration", rep.Duration)
+	}
 	return rep, nil
 }
 

@@ -77,10 +77,6 @@ func (s SSH) program() string {
 // Args returns the ssh command and its options, without the
 // destination: what rsync's -e and unison's -sshargs are built from.
 func (s SSH) Args() []string {
-	timeout := s.ConnectTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
 	args := []string{s.program()}
 	if s.Port != 0 {
 		args = append(args, "-p", strconv.Itoa(s.Port))
@@ -91,7 +87,7 @@ func (s SSH) Args() []string {
 	args = append(args,
 		"-o", "BatchMode=yes",
 		"-o", "StrictHostKeyChecking=yes",
-		"-o", "ConnectTimeout="+strconv.Itoa(max(1, int(timeout.Round(time.Second)/time.Second))),
+		"-o", "ConnectTimeout="+strconv.Itoa(s.connectSeconds()),
 		"-o", "ServerAliveInterval=5",
 		"-o", "ServerAliveCountMax=3",
 	)
@@ -102,6 +98,16 @@ func (s SSH) Args() []string {
 		args = append(args, "-o", "ControlMaster=no", "-o", "ControlPath="+s.ControlPath)
 	}
 	return args
+}
+
+// connectSeconds is ConnectTimeout in whole seconds (default 10, at
+// least 1).
+func (s SSH) connectSeconds() int {
+	timeout := s.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return max(1, int(timeout.Round(time.Second)/time.Second))
 }
 
 // isIPv6 reports whether host is an IPv6 address (a zone allowed).

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,6 +59,10 @@ type WatcherConfig struct {
 	// FallbackEvery is the period of full passes when the kernel has no
 	// inotify watches left for the tree (default DefaultWatchFallbackEvery).
 	FallbackEvery time.Duration
+	// Transport says how runs reach a peer over ssh (default
+	// TransportAuto: an rsync daemon on the peer reached through the ssh
+	// connection, else ssh sessions). Without ssh it is unused.
+	Transport WatchTransport
 	// OnBatch receives the outcome of every run, from Run's goroutine
 	// (keep it quick).
 	OnBatch func(Batch)
@@ -79,6 +84,8 @@ func (c WatcherConfig) Validate() error {
 		return errors.New("syncer: watcher: negative max delay")
 	case c.FallbackEvery < 0:
 		return errors.New("syncer: watcher: negative fallback period")
+	case c.Transport < TransportAuto || c.Transport > TransportSession:
+		return fmt.Errorf("syncer: watcher: unknown transport %d", int(c.Transport))
 	}
 	return nil
 }
@@ -115,6 +122,11 @@ const (
 	WatchFallback
 	// WatchError: inotify reported an error other than an overflow.
 	WatchError
+	// WatchConnected: the watcher (re)connected to its peer over ssh;
+	// Connection says how, and what the session start-up cost. With
+	// TransportAuto, Connection.Err set means the daemon could not be
+	// started and runs go over sessions.
+	WatchConnected
 )
 
 func (k WatchEventKind) String() string {
@@ -127,6 +139,8 @@ func (k WatchEventKind) String() string {
 		return "fallback"
 	case WatchError:
 		return "error"
+	case WatchConnected:
+		return "connected"
 	}
 	return "unknown"
 }
@@ -137,6 +151,8 @@ type WatchEvent struct {
 	// Watches is the number of directories under watch.
 	Watches int
 	Err     error
+	// Connection is set for WatchConnected.
+	Connection Connection
 }
 
 // Watcher replicates a tree as it changes: inotify (through fsnotify)
@@ -146,9 +162,17 @@ type WatchEvent struct {
 // every FullEvery, after an event overflow, and every FallbackEvery once
 // inotify watches run out.
 //
-// Each list run uses an rsync started ahead of need, already connected
-// (over the ssh master connection kept open by Run), so a batch costs the
-// transfer and not a new process and session.
+// Locally, each list run uses an rsync started ahead of need, so a batch
+// costs the transfer and not the start of two processes. To a peer over
+// ssh, Run keeps one ssh master connection open and, by default
+// ([TransportAuto]), an rsync daemon on the peer that the connection
+// forwards a local port to: a batch is a new channel on the open
+// connection and starts no remote shell, so its latency does not depend
+// on the peer's rc files (see the package documentation for the design
+// and its trade-offs). [TransportSession] runs each batch over a new ssh
+// session instead, two started ahead of need. The session start-up that
+// the transport measured when it connected is in WatchConnected events
+// and [Watcher.Connection].
 //
 // [Watcher.Run] does the work; [Watcher.Sync] waits for what is pending,
 // so that [Track] can make a freshness check of it.
@@ -164,6 +188,7 @@ type Watcher struct {
 	reqs    chan chan syncResult
 	stopped chan struct{}
 	runErr  error
+	conn    atomic.Pointer[Connection] // the latest WatchConnected
 }
 
 var _ Syncer = (*Watcher)(nil)
@@ -187,9 +212,24 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 	if cfg.FallbackEvery == 0 {
 		cfg.FallbackEvery = DefaultWatchFallbackEvery
 	}
-	return &Watcher{cfg: cfg, root: cfg.Rsync.cfg.Source, log: loggerOr(cfg.Logger),
+	w := &Watcher{cfg: cfg, root: cfg.Rsync.cfg.Source, log: loggerOr(cfg.Logger),
 		run: &primedRsync{r: cfg.Rsync}, newNotifier: newFsnotify,
-		reqs: make(chan chan syncResult), stopped: make(chan struct{})}, nil
+		reqs: make(chan chan syncResult), stopped: make(chan struct{})}
+	if cfg.Rsync.cfg.SSH != nil {
+		w.run = newPeerRsync(cfg.Rsync, cfg.Transport, w.log)
+	}
+	return w, nil
+}
+
+// Connection returns how the watcher last connected to its peer, with
+// the session start-up it measured then; false before the first
+// connection and without ssh. It may be called from any goroutine.
+func (w *Watcher) Connection() (Connection, bool) {
+	c := w.conn.Load()
+	if c == nil {
+		return Connection{}, false
+	}
+	return *c, true
 }
 
 // Config returns the configuration in use, defaults filled in.
@@ -229,8 +269,10 @@ func (w *Watcher) Sync(ctx context.Context) (Report, error) {
 }
 
 // Run watches and replicates until ctx ends, then returns ctx's error.
-// It fails at once when the source is missing. It opens the Rsync's ssh
-// master connection and closes it on return. Run may be called once.
+// It fails at once when the source is missing. Over ssh it opens the
+// Rsync's master connection (and the daemon tunnel) with the first run
+// and closes them on return; a lost connection or tunnel is reopened by
+// the next run. Run may be called once.
 func (w *Watcher) Run(ctx context.Context) error {
 	err := errors.New("syncer: watcher: Run called twice")
 	w.once.Do(func() {
@@ -305,9 +347,7 @@ func (w *Watcher) loop(ctx context.Context) error {
 			s.n.Close()
 		}
 		w.run.stop()
-		if pr, ok := w.run.(*primedRsync); ok {
-			pr.r.Close()
-		}
+		w.cfg.Rsync.Close()
 	}()
 	n, err := w.newNotifier()
 	if err != nil {
@@ -579,6 +619,10 @@ func (s *state) finish(ctx context.Context, d batchDone) {
 		s.w.log.Debug("watcher run", "source", s.w.root, "full", b.Full, "reason", b.Reason, "paths", b.Paths, "files", b.Report.Files, "deleted", b.Report.Deleted, "latency", b.Latency)
 	}
 	s.lastErr = b.Err
+	for _, c := range s.w.run.connections() {
+		s.w.conn.Store(&c)
+		s.w.emit(WatchEvent{Kind: WatchConnected, Connection: c, Err: c.Err})
+	}
 	if s.w.cfg.OnBatch != nil {
 		s.w.cfg.OnBatch(b)
 	}

@@ -78,8 +78,9 @@ func (f *fakeRunner) syncFull(ctx context.Context) (Report, error) {
 	f.fulls++
 	return Report{}, nil
 }
-func (f *fakeRunner) prepare(context.Context) {}
-func (f *fakeRunner) stop()                   {}
+func (f *fakeRunner) prepare(context.Context)   {}
+func (f *fakeRunner) stop()                     {}
+func (f *fakeRunner) connections() []Connection { return nil }
 
 func (f *fakeRunner) snapshot() ([][]string, int) {
 	f.mu.Lock()
@@ -215,19 +216,22 @@ func TestWatcherConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  WatcherConfig
-		ok   bool
+		want string // substring of the error; "" for none
 	}{
-		{"defaults", WatcherConfig{Rsync: r}, true},
-		{"no rsync", WatcherConfig{}, false},
-		{"pull", WatcherConfig{Rsync: pull}, false},
-		{"negative max delay", WatcherConfig{Rsync: r, MaxDelay: -1}, false},
+		{"defaults", WatcherConfig{Rsync: r}, ""},
+		{"every transport", WatcherConfig{Rsync: r, Transport: TransportSession}, ""},
+		{"no rsync", WatcherConfig{}, "rsync is required"},
+		{"pull", WatcherConfig{Rsync: pull}, "must push"},
+		{"negative max delay", WatcherConfig{Rsync: r, MaxDelay: -1}, "negative max delay"},
+		{"negative fallback period", WatcherConfig{Rsync: r, FallbackEvery: -1}, "negative fallback period"},
+		{"unknown transport", WatcherConfig{Rsync: r, Transport: TransportSession + 1}, "unknown transport 3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
-			if tc.ok {
+			if tc.want == "" {
 				assert.NoError(t, err)
 			} else {
-				assert.Error(t, err)
+				assert.ErrorContains(t, err, tc.want)
 			}
 		})
 	}

@@ -107,20 +107,24 @@ func newWatcher(t *testing.T, src, dst string, peer *syncer.SSH, cfg syncer.Watc
 
 func TestWatcherReplicates(t *testing.T) {
 	testenv.Require(t, "rsync", "rsync")
-	for _, transport := range []string{"local", "ssh"} {
+	for _, transport := range []string{"local", "ssh", "ssh-session"} {
 		t.Run(transport, func(t *testing.T) {
 			base := t.TempDir()
 			src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst -x 'q'")
 			var peer *syncer.SSH
 			var srv *sshd.Server
-			if transport == "ssh" {
+			cfg := syncer.WatcherConfig{FullEvery: -1}
+			if transport != "local" {
 				srv = sshdtest.Start(t)
 				s := srv.SSH()
 				peer = &s
 			}
+			if transport == "ssh-session" {
+				cfg.Transport = syncer.TransportSession
+			}
 			want := map[string]string{"old": "o", "keep/k": "k"}
 			writeTree(t, src, want)
-			w, batches := newWatcher(t, src, dst, peer, syncer.WatcherConfig{FullEvery: -1})
+			w, batches := newWatcher(t, src, dst, peer, cfg)
 			startWatcher(t, w)
 			require.Equal(t, want, readTree(t, dst), "start pass")
 
@@ -190,6 +194,13 @@ func TestWatcherReplicates(t *testing.T) {
 			if srv != nil {
 				t.Run("one ssh connection for every batch", func(t *testing.T) {
 					assert.Equal(t, 1, strings.Count(srv.Log(), "Accepted publickey"), "the master connection only")
+				})
+				t.Run("the transport and its session start-up are reported", func(t *testing.T) {
+					c, ok := w.Connection()
+					require.True(t, ok)
+					assert.Equal(t, map[string]syncer.WatchTransport{"ssh": syncer.TransportDaemon, "ssh-session": syncer.TransportSession}[transport], c.Transport)
+					assert.Positive(t, c.SessionStart)
+					assert.NoError(t, c.Err)
 				})
 			}
 		})
