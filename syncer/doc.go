@@ -56,11 +56,14 @@
 //   - The master forwards a free local 127.0.0.1 port to it (ssh -O
 //     forward -L), and a probe reads the daemon's greeting through it.
 //   - Every run, full passes included, is then `rsync
-//     rsync://understudy@127.0.0.1:PORT/understudy/DEST/` with the
-//     password in RSYNC_PASSWORD: a new channel on the open connection
-//     and a fork of the daemon, no shell, about 15 ms here. The
-//     destination is looked up by each run, so a destination replaced
-//     on the peer is written afresh.
+//     rsync://understudy@127.0.0.1:PORT/understudy/DEST/` with
+//     --password-file (a 0600 file in a private local directory): a new
+//     channel on the open connection and a fork of the daemon, no shell.
+//     The clients of the next list runs are connected ahead of need
+//     (about 30 ms each here, so the pool is full again long before the
+//     next change), and a batch costs the transfer alone. A client looks
+//     the destination up only when its list arrives, so a destination
+//     replaced on the peer is written afresh.
 //   - Before every run the watcher checks that the session and the
 //     master are alive; after a failed run it probes the forward. When
 //     anything of it is gone it starts a new tunnel: new ports, new
@@ -74,8 +77,8 @@
 //
 //   - Both loopback ports can be reached by the other local users of
 //     their host. Without the password (128 random bits, made per tunnel,
-//     checked by challenge and response, never in an argv or in the
-//     environment of a long-lived process) the daemon refuses them.
+//     checked by challenge and response, kept in a 0600 file on each
+//     side, never in an argv or an environment) the daemon refuses them.
 //   - rsync's daemon protocol does not authenticate the daemon to the
 //     client, as ssh's host key does. Should the daemon or the master die,
 //     a local user who binds the freed port before the watcher notices (a
@@ -90,7 +93,8 @@
 //   - A process killed with SIGKILL on the peer cannot clean up: its
 //     private directory (with the password of a daemon now dead) stays in
 //     the peer's temporary directory.
-//   - One daemon per watcher lives on the peer, and one process per run.
+//   - One daemon per watcher lives on the peer, with a forked process per
+//     run and per client connected ahead (two).
 package syncer
 
 import (

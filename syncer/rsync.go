@@ -384,9 +384,6 @@ func (r *Rsync) run(ctx context.Context, list []string, via *daemonTarget) (Repo
 		return Report{}, err
 	}
 	cmd := cmdrun.Cmd{Path: r.cfg.Program, Args: args, Env: []string{"LC_ALL=C"}}
-	if via != nil {
-		cmd.Env = append(cmd.Env, via.env...)
-	}
 	if list != nil {
 		var b bytes.Buffer
 		for _, p := range list {

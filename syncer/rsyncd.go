@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +28,7 @@ import (
 // it (ssh -O forward -L). A run is then `rsync rsync://…` to the local
 // port: a new channel on the open connection, a fork of the daemon, no
 // new session and so no remote shell and no rc file. See the package
-// documentation for the trade-offs.
+// documentation for the design and its trade-offs.
 
 // Names the tunnel's daemon knows: its one module (serving "/", so that
 // paths and symlinks are not sanitised, as over ssh) and its one user.
@@ -82,11 +83,10 @@ type daemonTarget struct {
 	// url is "rsync://USER@127.0.0.1:PORT/MODULE"; a destination path
 	// follows it.
 	url string
-	// args are the client options of a daemon connection.
+	// args are the client options of a daemon connection, the password
+	// file's name among them (the password itself is in no argv and no
+	// environment).
 	args []string
-	// env carries the password (RSYNC_PASSWORD), so that it is in no
-	// argv.
-	env []string
 }
 
 // dest is the URL of the absolute path remote on the peer.
@@ -99,6 +99,7 @@ type tunnel struct {
 	host    string
 	cmd     *exec.Cmd
 	stdin   *os.File // the write end of the session's stdin
+	dir     string   // the local private directory of the password file
 	done    chan struct{}
 	err     error
 	stderr  strings.Builder // written until done
@@ -129,8 +130,16 @@ var errTunnelLost = fmt.Errorf("%w: the ssh tunnel to the peer's rsync daemon is
 func startTunnel(ctx context.Context, m *Master, timeout time.Duration) (*tunnel, error) {
 	start := time.Now()
 	secret := rand.Text() // 128 random bits
+	dir, err := os.MkdirTemp("", "understudy-rsyncd-")
+	if err != nil {
+		return nil, fmt.Errorf("syncer: rsync daemon password file: %w", err)
+	}
+	pwFile := filepath.Join(dir, "password")
+	if err := os.WriteFile(pwFile, []byte(secret+"\n"), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("syncer: rsync daemon password file: %w", err)
+	}
 	var t *tunnel
-	var err error
 	for range 5 { // a random port may be taken on the peer
 		t, err = launchDaemon(ctx, m, secret, 20000+mrand.IntN(40000), timeout)
 		if !errors.Is(err, errPortBusy) {
@@ -138,8 +147,11 @@ func startTunnel(ctx context.Context, m *Master, timeout time.Duration) (*tunnel
 		}
 	}
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
+	t.dir = dir
+	t.target.args = []string{"--password-file=" + pwFile}
 	if err := t.forwardLocal(ctx, timeout); err != nil {
 		t.close()
 		return nil, err
@@ -200,6 +212,7 @@ func launchDaemon(ctx context.Context, m *Master, secret string, port int, timeo
 			switch {
 			case !ok:
 				<-t.done
+				t.close()
 				return nil, t.exitError()
 			case line == "started" && t.sessionStart == 0:
 				t.sessionStart = time.Since(begin)
@@ -209,7 +222,6 @@ func launchDaemon(ctx context.Context, m *Master, secret string, port int, timeo
 					return nil, fmt.Errorf("syncer: rsync daemon on %s: %w", s.Host, err)
 				}
 			case line == ready && t.sessionStart > 0:
-				t.target.env = []string{"RSYNC_PASSWORD=" + secret}
 				return t, nil
 			}
 		case <-ctx.Done():
@@ -274,7 +286,7 @@ func (t *tunnel) forwardLocal(ctx context.Context, timeout time.Duration) error 
 			return fmt.Errorf("syncer: rsync daemon on %s through %s: %w (does the peer's sshd allow TCP forwarding?)", s.Host, addr, err)
 		}
 		t.target.url = "rsync://" + rsyncdUser + "@" + addr + "/" + rsyncdModule
-		t.target.args = []string{"--sockopts=TCP_NODELAY", "--contimeout=" + strconv.Itoa(s.connectSeconds())}
+		t.target.args = append(t.target.args, "--sockopts=TCP_NODELAY", "--contimeout="+strconv.Itoa(s.connectSeconds()))
 		return nil
 	}
 	return lastErr
@@ -359,6 +371,9 @@ func (t *tunnel) close() {
 			cancel()
 		}
 		t.stdin.Close()
+		if t.dir != "" {
+			os.RemoveAll(t.dir)
+		}
 		select {
 		case <-t.done:
 			return

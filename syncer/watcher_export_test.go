@@ -1,5 +1,11 @@
 package syncer
 
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
+
 // Test hooks into the daemon transport, for the tests in syncer_test
 // that run it against a real sshd (which the package's own tests cannot
 // import).
@@ -16,7 +22,9 @@ func WatcherTunnel(w *Watcher) (addr, password string, ssh SSH, forward string, 
 	if p.t == nil || !p.t.alive() {
 		return "", "", SSH{}, "", false
 	}
-	const prefix = "RSYNC_PASSWORD="
-	return p.t.target.url[len("rsync://"+rsyncdUser+"@") : len(p.t.target.url)-len("/"+rsyncdModule)],
-		p.t.target.env[0][len(prefix):], p.t.master.SSH(), p.t.forward, true
+	b, err := os.ReadFile(filepath.Join(p.t.dir, "password"))
+	if err != nil {
+		return "", "", SSH{}, "", false
+	}
+	return p.t.addr, strings.TrimSpace(string(b)), p.t.master.SSH(), p.t.forward, true
 }

@@ -34,6 +34,9 @@ type runner interface {
 // refills: one session start-up per process.
 type primedRsync struct {
 	r *Rsync
+	// target, when set, is the daemon tunnel the runs go through (see
+	// rsyncd.go); the tunnel's owner makes and ends it.
+	target *daemonTarget
 
 	mu   sync.Mutex
 	next []*primed // oldest first
@@ -74,7 +77,7 @@ func (p *primed) discard() {
 
 // start starts an rsync for a list run that waits for the list on stdin.
 func (b *primedRsync) start(ctx context.Context) (*primed, error) {
-	args, err := b.r.args(true, false, nil)
+	args, err := b.r.args(true, false, b.target)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +111,7 @@ func (b *primedRsync) prepare(ctx context.Context) {
 		alive = append(alive, p)
 	}
 	b.next = alive
-	if len(b.next) < primedPool && b.r.cfg.SSH != nil {
+	if len(b.next) < primedPool && b.r.cfg.SSH != nil && b.target == nil {
 		_ = b.r.Connect(ctx) // a failure shows in the run; without a master rsync connects by itself
 	}
 	for len(b.next) < primedPool {
@@ -165,7 +168,7 @@ func (b *primedRsync) syncPaths(ctx context.Context, paths []string) (Report, er
 		p = b.take()
 	}
 	if p == nil {
-		if b.r.cfg.SSH != nil {
+		if b.r.cfg.SSH != nil && b.target == nil {
 			_ = b.r.Connect(ctx)
 		}
 		if p, err = b.start(ctx); err != nil {

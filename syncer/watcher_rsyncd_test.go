@@ -5,7 +5,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,11 +71,16 @@ func daemonPIDs(t *testing.T, srv *sshd.Server) []int {
 	return sessionPIDs(t, srv, "rsync\x00--daemon\x00")
 }
 
-// secretsHolding returns the password files on this machine (the peer)
-// that hold password.
-func secretsHolding(t *testing.T, password string) []string {
+// The password files of the tunnel's two ends (both on this machine).
+var (
+	peerSecrets  = "/tmp/understudy-rsyncd.*/secrets"
+	localSecrets = filepath.Join(os.TempDir(), "understudy-rsyncd-*", "password")
+)
+
+// secretsHolding returns the files matching pattern that hold password.
+func secretsHolding(t *testing.T, pattern, password string) []string {
 	t.Helper()
-	files, err := filepath.Glob("/tmp/understudy-rsyncd.*/secrets")
+	files, err := filepath.Glob(pattern)
 	require.NoError(t, err)
 	var out []string
 	for _, f := range files {
@@ -193,14 +200,16 @@ func TestWatcherDaemonTransport(t *testing.T) {
 	})
 	t.Run("the password is in no argv and no long-lived environment", func(t *testing.T) {
 		assert.Empty(t, processesShowing(t, password))
-		files := secretsHolding(t, password)
-		require.Len(t, files, 1)
-		fi, err := os.Stat(files[0])
-		require.NoError(t, err)
-		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "password file")
-		fi, err = os.Stat(filepath.Dir(files[0]))
-		require.NoError(t, err)
-		assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm(), "its directory")
+		for _, pattern := range []string{peerSecrets, localSecrets} {
+			files := secretsHolding(t, pattern, password)
+			require.Len(t, files, 1, pattern)
+			fi, err := os.Stat(files[0])
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "password file %s", files[0])
+			fi, err = os.Stat(filepath.Dir(files[0]))
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm(), "its directory")
+		}
 	})
 
 	change := func(t *testing.T, name string) {
@@ -218,7 +227,8 @@ func TestWatcherDaemonTransport(t *testing.T) {
 		_, pw, _, _, ok := syncer.WatcherTunnel(w)
 		require.True(t, ok)
 		assert.NotEqual(t, oldPassword, pw, "a new password")
-		assert.Empty(t, secretsHolding(t, oldPassword), "the old daemon's files are removed")
+		assert.Empty(t, secretsHolding(t, peerSecrets, oldPassword), "the old daemon's files are removed")
+		assert.Empty(t, secretsHolding(t, localSecrets, oldPassword), "the old tunnel's password file is removed")
 		return pw
 	}
 
@@ -239,7 +249,12 @@ func TestWatcherDaemonTransport(t *testing.T) {
 		args := append(sshSet.Args(), "-O", "cancel", "-L", forward, "--", sshSet.Destination())
 		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 		require.NoError(t, err, "%s", out)
-		change(t, "after forward cancel")
+		// Clients connected ahead still carry a change or two over their
+		// open channels; the first run that cannot connect starts a new
+		// tunnel.
+		for _, name := range []string{"after forward cancel 1", "after forward cancel 2", "after forward cancel 3"} {
+			change(t, name)
+		}
 		password = reconnected(t, before, password)
 	})
 	t.Run("the ssh connection dies", func(t *testing.T) {
@@ -271,6 +286,61 @@ func TestWatcherDaemonTransport(t *testing.T) {
 	t.Run("stopping the watcher stops the daemon and removes its files", func(t *testing.T) {
 		stop()
 		eventually(t, "no daemon left", func() bool { return len(daemonPIDs(t, srv)) == 0 })
-		eventually(t, "no password file left", func() bool { return len(secretsHolding(t, password)) == 0 })
+		eventually(t, "no password file left", func() bool {
+			return len(secretsHolding(t, peerSecrets, password))+len(secretsHolding(t, localSecrets, password)) == 0
+		})
 	})
+}
+
+// With TransportAuto, a peer whose rsync cannot run as a daemon still
+// gets every change, over ssh sessions, and the fallback is reported.
+func TestWatcherAutoFallsBackToSessions(t *testing.T) {
+	testenv.Require(t, "rsync", "rsync")
+	testenv.Require(t, "sshd", "openssh-server")
+	if !loginShellIsBash(t) {
+		t.Skip("the peer's PATH is set through ~/.bashrc, and the login shell is not bash")
+	}
+	rsync, err := exec.LookPath("rsync")
+	require.NoError(t, err)
+	// The peer's rsync refuses daemon mode (as a build or a wrapper
+	// without it would).
+	bin := t.TempDir()
+	wrapper := "#!/bin/sh\nfor a do [ \"$a\" = --daemon ] && { echo 'rsync: no daemon mode here' >&2; exit 1; }; done\nexec '" + rsync + "' \"$@\"\n"
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "rsync"), []byte(wrapper), 0o755))
+	srv, err := sshd.LaunchWith(t.Context(), t.TempDir(), sshd.Options{ShellRC: "PATH='" + bin + "':$PATH\n"})
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	peer := srv.SSH()
+
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	writeTree(t, src, map[string]string{"a": "1"})
+	events := &eventLog{}
+	w, _ := newWatcher(t, src, dst, &peer, syncer.WatcherConfig{FullEvery: -1, OnEvent: events.add})
+	startWatcher(t, w)
+	writeTree(t, src, map[string]string{"b": "2"})
+	mirrors(t, dst, map[string]string{"a": "1", "b": "2"})
+
+	c, ok := w.Connection()
+	require.True(t, ok)
+	assert.Equal(t, syncer.TransportSession, c.Transport)
+	assert.Positive(t, c.SessionStart, "the session start-up is measured over sessions too")
+	require.Error(t, c.Err)
+	assert.Contains(t, c.Err.Error(), "no daemon mode here", "the peer's own message")
+	assert.NotErrorIs(t, c.Err, syncer.ErrSSH, "ssh itself worked")
+	conns := events.connected()
+	require.Len(t, conns, 1)
+	assert.Equal(t, c.Err, conns[0].Err)
+	assert.Empty(t, daemonPIDs(t, srv))
+}
+
+// loginShellIsBash reports whether this user's login shell (the peer's,
+// on loopback) is bash, which reads ~/.bashrc for commands run by sshd.
+func loginShellIsBash(t *testing.T) bool {
+	t.Helper()
+	me, err := user.Current()
+	require.NoError(t, err)
+	passwd, err := os.ReadFile("/etc/passwd")
+	require.NoError(t, err)
+	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(me.Username) + `:.*/bash$`).Match(passwd)
 }

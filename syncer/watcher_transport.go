@@ -80,8 +80,9 @@ type peerRsync struct {
 
 	mu       sync.Mutex
 	t        *tunnel
-	retryAt  time.Time // TransportAuto: sessions until then
-	measured *Master   // the master whose session start-up was measured
+	pool     *primedRsync // rsync clients connected ahead through t
+	retryAt  time.Time    // TransportAuto: sessions until then
+	measured *Master      // the master whose session start-up was measured
 	conns    []Connection
 }
 
@@ -108,8 +109,7 @@ func (p *peerRsync) via(ctx context.Context) (*daemonTarget, error) {
 		}
 		// A new daemon, password and ports: nothing of the old tunnel
 		// is used again.
-		p.t.close()
-		p.t = nil
+		p.dropTunnel()
 	}
 	if err := p.r.Connect(ctx); err != nil {
 		return nil, err
@@ -134,7 +134,8 @@ func (p *peerRsync) via(ctx context.Context) (*daemonTarget, error) {
 		}
 		return nil, nil
 	}
-	p.t = t
+	p.session.stop() // sessions primed while the daemon could not start
+	p.t, p.pool = t, &primedRsync{r: p.r, target: &t.target}
 	p.conns = append(p.conns, Connection{Transport: TransportDaemon, SessionStart: t.sessionStart, Setup: t.setup})
 	p.log.Info("rsync daemon on the peer ready", "to", p.r.cfg.SSH.Host, "session_start", t.sessionStart, "setup", t.setup)
 	return &t.target, nil
@@ -173,11 +174,22 @@ func (p *peerRsync) ran(ctx context.Context, t *daemonTarget, err error) error {
 		return err
 	}
 	if p.t.diedWithin(100*time.Millisecond) || probeDaemon(ctx, p.t.addr, 5*time.Second) != nil {
-		p.t.close()
-		p.t = nil
+		p.dropTunnel()
 		return fmt.Errorf("%w (%w)", err, errTunnelLost)
 	}
 	return err
+}
+
+// dropTunnel ends the tunnel and the clients connected through it.
+func (p *peerRsync) dropTunnel() {
+	if p.pool != nil {
+		p.pool.stop()
+		p.pool = nil
+	}
+	if p.t != nil {
+		p.t.close()
+		p.t = nil
+	}
 }
 
 func (p *peerRsync) syncPaths(ctx context.Context, paths []string) (Report, error) {
@@ -188,11 +200,10 @@ func (p *peerRsync) syncPaths(ctx context.Context, paths []string) (Report, erro
 	if via == nil {
 		return p.session.syncPaths(ctx, paths)
 	}
-	list, err := p.r.listPaths(paths)
-	if err != nil {
-		return Report{}, err
-	}
-	rep, err := p.r.run(ctx, list, via)
+	p.mu.Lock()
+	pool := p.pool
+	p.mu.Unlock()
+	rep, err := pool.syncPaths(ctx, paths)
 	return rep, p.ran(ctx, via, err)
 }
 
@@ -208,14 +219,24 @@ func (p *peerRsync) syncFull(ctx context.Context) (Report, error) {
 	return rep, p.ran(ctx, via, err)
 }
 
-// prepare primes sessions when runs go over sessions; a daemon run needs
-// nothing started ahead.
+// prepare connects the next runs' rsync clients ahead of need: through
+// the tunnel while it is up (about 30 ms each, so the pool is full again
+// long before the next change), else over sessions. A client connected
+// ahead has not yet looked up the destination: it does so when its list
+// arrives.
 func (p *peerRsync) prepare(ctx context.Context) {
 	p.mu.Lock()
 	sessions := p.mode == TransportSession || (p.mode == TransportAuto && time.Now().Before(p.retryAt))
+	var pool *primedRsync
+	if !sessions && p.t != nil && p.t.alive() {
+		pool = p.pool
+	}
 	p.mu.Unlock()
-	if sessions {
+	switch {
+	case sessions:
 		p.session.prepare(ctx)
+	case pool != nil:
+		pool.prepare(ctx)
 	}
 }
 
@@ -223,10 +244,7 @@ func (p *peerRsync) stop() {
 	p.session.stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.t != nil {
-		p.t.close()
-		p.t = nil
-	}
+	p.dropTunnel()
 }
 
 func (p *peerRsync) connections() []Connection {
