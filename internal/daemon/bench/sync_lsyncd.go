@@ -22,6 +22,7 @@ import (
 // than through syncer.Lsyncd because that one generates default.rsync
 // only.
 type lsyncdRep struct {
+	remote bool
 	log    string
 	cmd    *exec.Cmd
 	cancel context.CancelFunc
@@ -60,7 +61,7 @@ func startLsyncd(ctx context.Context, dir, src, dst string, peer *syncer.SSH, ti
 	if err := os.WriteFile(conf, []byte(lsyncdLua(dir, src, dst, peer)), 0o600); err != nil {
 		return nil, err
 	}
-	r := &lsyncdRep{log: filepath.Join(dir, "lsyncd.log"), done: make(chan struct{})}
+	r := &lsyncdRep{remote: peer != nil, log: filepath.Join(dir, "lsyncd.log"), done: make(chan struct{})}
 	ctx, r.cancel = context.WithCancel(ctx)
 	cmd := exec.CommandContext(ctx, lsyncd, conf)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -110,6 +111,18 @@ func (r *lsyncdRep) counts() (started, finished int) {
 	}
 	return started, finished
 }
+
+// via is lsyncd's layer: default.rsync locally, default.rsyncssh (a
+// new ssh connection per run) to a peer.
+func (r *lsyncdRep) via() string {
+	if r.remote {
+		return "rsyncssh"
+	}
+	return "rsync"
+}
+
+// sessionStart: lsyncd measures none.
+func (r *lsyncdRep) sessionStart() time.Duration { return 0 }
 
 func (r *lsyncdRep) runs() int {
 	n, _ := r.counts()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -17,24 +18,27 @@ func TestSyncFigures(t *testing.T) {
 		testenv.Require(t, p[0], p[1])
 	}
 	var out, progress bytes.Buffer
-	err := Sync(t.Context(), &out, SyncOptions{Singles: 3, Burst: 20, Progress: &progress})
+	err := Sync(t.Context(), &out, SyncOptions{Singles: 3, Burst: 20, RemoteRC: 100 * time.Millisecond, Progress: &progress})
 	require.NoError(t, err, progress.String())
 	t.Log(out.String())
-	got := map[string]map[string]string{}
-	for line, f := range figures(t, out.String()) {
-		got[line] = f
-	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	seen := map[string]bool{}
 	for _, l := range lines {
 		f := figures(t, l)
 		for name, kv := range f {
 			switch name {
+			case "ssh_true_ms":
+				require.Contains(t, []string{"yes", "no"}, kv["master"])
+				require.Equal(t, "100ms", kv["remote_rc"])
+				positive(t, kv["p50"])
 			case "sync_ms":
 				require.Equal(t, "3", kv["n"])
 				positive(t, kv["p50"])
 				positive(t, kv["p95"])
 				require.NotEmpty(t, kv["delay"])
+				if kv["tool"] == "watcher" && kv["transport"] == "ssh" {
+					positive(t, kv["session_start_ms"])
+				}
 			case "sync_burst":
 				require.Equal(t, "20", kv["files"])
 				positive(t, kv["runs"])
@@ -44,13 +48,12 @@ func TestSyncFigures(t *testing.T) {
 			default:
 				t.Fatalf("unexpected figure %q", name)
 			}
-			seen[name+" "+kv["tool"]+" "+kv["transport"]] = true
+			seen[name+" "+kv["tool"]+" "+kv["transport"]+" "+kv["via"]+" "+kv["master"]] = true
 		}
 	}
-	for _, tool := range []string{"watcher", "lsyncd"} {
-		for _, tr := range []string{"local", "ssh"} {
-			require.True(t, seen["sync_ms "+tool+" "+tr], "sync_ms %s %s", tool, tr)
-			require.True(t, seen["sync_burst "+tool+" "+tr], "sync_burst %s %s", tool, tr)
-		}
+	for _, k := range []string{"watcher local primed", "lsyncd local rsync", "watcher ssh rsyncd", "watcher ssh sessions", "lsyncd ssh rsyncssh"} {
+		require.True(t, seen["sync_ms "+k+" "], "sync_ms %s", k)
+		require.True(t, seen["sync_burst "+k+" "], "sync_burst %s", k)
 	}
+	require.True(t, seen["ssh_true_ms    yes"] && seen["ssh_true_ms    no"], "ssh_true_ms lines")
 }

@@ -45,11 +45,28 @@ type Server struct {
 
 	proc     *proc.Process
 	logFile  string
+	home     string // HOME of the sessions ("": the user's own)
 	stopOnce sync.Once
+}
+
+// Options tune [LaunchWith]. The zero value is [Launch]'s server.
+type Options struct {
+	// ShellRC, when set, is the ~/.bashrc that the login shell of every
+	// session reads: sshd sets HOME (SetEnv) to a directory under Dir
+	// holding it, so the user's real home is neither read nor changed.
+	// bash reads ~/.bashrc for a command run by sshd, interactive or not;
+	// a login shell that is not bash ignores it. It makes a session as
+	// slow to start as a real server's rc file (pyenv, nvm, conda).
+	ShellRC string
 }
 
 // Launch starts sshd with its files in dir. The caller must call Stop.
 func Launch(ctx context.Context, dir string) (*Server, error) {
+	return LaunchWith(ctx, dir, Options{})
+}
+
+// LaunchWith is Launch with options. The caller must call Stop.
+func LaunchWith(ctx context.Context, dir string, o Options) (*Server, error) {
 	sshd, err := cmdrun.LookPath("sshd")
 	if err != nil {
 		return nil, fmt.Errorf("sshd (Debian package openssh-server): %w", err)
@@ -72,6 +89,15 @@ func Launch(ctx context.Context, dir string) (*Server, error) {
 		return nil, fmt.Errorf("sshd: %w", err)
 	}
 	s := &Server{User: me.Username, Dir: dir, ClientKey: filepath.Join(dir, "client_ed25519"), KnownHosts: filepath.Join(dir, "known_hosts"), logFile: filepath.Join(dir, "sshd.log")}
+	if o.ShellRC != "" {
+		s.home = filepath.Join(dir, "home")
+		if err := os.Mkdir(s.home, 0o700); err != nil {
+			return nil, fmt.Errorf("sshd: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(s.home, ".bashrc"), []byte(o.ShellRC), 0o600); err != nil {
+			return nil, fmt.Errorf("sshd: %w", err)
+		}
+	}
 	hostKey := filepath.Join(dir, "host_ed25519")
 	for _, k := range []struct{ file, comment string }{{hostKey, "understudy-test-host"}, {s.ClientKey, "understudy-test-client"}} {
 		if out, err := exec.CommandContext(ctx, keygen, "-q", "-t", "ed25519", "-N", "", "-C", k.comment, "-f", k.file).CombinedOutput(); err != nil {
@@ -141,6 +167,9 @@ UsePAM no
 StrictModes no
 LogLevel VERBOSE
 `, port, hostKey, filepath.Join(s.Dir, "sshd.pid"), filepath.Join(s.Dir, "authorized_keys"), rootLogin, s.User)
+	if s.home != "" {
+		content += "SetEnv HOME=" + s.home + "\n"
+	}
 	if err := os.WriteFile(conf, []byte(content), 0o600); err != nil {
 		return false, err
 	}
