@@ -344,3 +344,25 @@ func loginShellIsBash(t *testing.T) bool {
 	require.NoError(t, err)
 	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(me.Username) + `:.*/bash$`).Match(passwd)
 }
+
+// A full pass through the daemon keeps the delete safety rule: an empty
+// source (an unmounted mount point) does not empty the peer's copy.
+func TestWatcherDaemonRefusesEmptySource(t *testing.T) {
+	testenv.Require(t, "rsync", "rsync")
+	srv := sshdtest.Start(t)
+	peer := srv.SSH()
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	require.NoError(t, os.Mkdir(src, 0o755))
+	writeTree(t, dst, map[string]string{"precious": "p"})
+	w, batches := newWatcher(t, src, dst, &peer, syncer.WatcherConfig{FullEvery: -1, Transport: syncer.TransportDaemon})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	_, err := w.Sync(t.Context())
+	require.ErrorIs(t, err, syncer.ErrEmptySource)
+	require.Positive(t, batches.count())
+	assert.True(t, batches.since(0)[0].Full)
+	assert.Equal(t, map[string]string{"precious": "p"}, readTree(t, dst))
+}
