@@ -166,10 +166,10 @@ type WatchEvent struct {
 // costs the transfer and not the start of two processes. To a peer over
 // ssh, Run keeps one ssh master connection open and, by default
 // ([TransportAuto]), an rsync daemon on the peer that the connection
-// forwards a local port to: a batch is a new channel on the open
-// connection and starts no remote shell, so its latency does not depend
-// on the peer's rc files (see the package documentation for the design
-// and its trade-offs). [TransportSession] runs each batch over a new ssh
+// forwards a local port to; a batch goes to an rsync client connected
+// ahead through it and starts no remote shell, so its latency does not
+// depend on the peer's rc files (see the package documentation for the
+// design and its trade-offs). [TransportSession] runs each batch over a new ssh
 // session instead, two started ahead of need. The session start-up that
 // the transport measured when it connected is in WatchConnected events
 // and [Watcher.Connection].

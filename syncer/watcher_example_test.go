@@ -20,8 +20,14 @@ func ExampleWatcher() {
 	w, err := syncer.NewWatcher(syncer.WatcherConfig{
 		Rsync: r, // Delay 5ms, MaxDelay 50ms, a full pass every 5 minutes
 		OnEvent: func(e syncer.WatchEvent) {
-			if e.Kind == syncer.WatchFallback { // out of inotify watches: full passes every 10 s
+			switch e.Kind {
+			case syncer.WatchFallback: // out of inotify watches: full passes every 10 s
 				log.Print(e.Err)
+			case syncer.WatchConnected: // an rsync daemon on the peer, reached through the ssh connection
+				log.Printf("connected via %v; an ssh session starts in %v there", e.Connection.Transport, e.Connection.SessionStart)
+				if e.Err != nil { // no daemon possible on the peer: ssh sessions for a minute
+					log.Print(e.Err)
+				}
 			}
 		},
 	})
@@ -29,7 +35,7 @@ func ExampleWatcher() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	go w.Run(ctx) // keeps one ssh connection open for every batch
+	go w.Run(ctx) // keeps one ssh connection open for every batch, and no shell per batch
 
 	tracked := syncer.Track(w)
 	fresh := tracked.Fresh("www", time.Minute) // a health.Checker for the arbiter

@@ -24,9 +24,10 @@ const (
 	// TransportDaemon sends every run to an rsync daemon that one ssh
 	// session over the master connection keeps running on the peer, bound
 	// to the peer's loopback and open only to a password made for that
-	// session, through a local port the master forwards. A run opens a
-	// channel on the open connection and starts no remote shell, so its
-	// latency does not depend on the peer's rc files.
+	// session, through a local port the master forwards. A run is a new
+	// channel on the open connection (its client connected ahead of
+	// need) and starts no remote shell, so its latency does not depend
+	// on the peer's rc files.
 	TransportDaemon
 	// TransportSession runs every rsync over a new ssh session on the
 	// master connection, two of them started ahead of need. Each session
