@@ -69,8 +69,15 @@ type Status struct {
 var (
 	// ErrNotConfigured: the server has no replica configured.
 	ErrNotConfigured = errors.New("replicate: replica not configured")
-	// ErrNoPrivilege: the account may not read the replication status.
-	ErrNoPrivilege = errors.New("replicate: not allowed to read replication status")
+	// ErrNoPrivilege: the server refused a statement for lack of a
+	// privilege. The error names the server and the statement, and
+	// wraps the server's error, which names the privilege (see
+	// [CheckPrivileges] and the package documentation for what each
+	// operation needs).
+	ErrNoPrivilege = errors.New("replicate: refused for lack of privilege")
+	// ErrReadOnly: the server refused a write because it is read_only
+	// (or super_read_only); the error names the statement.
+	ErrReadOnly = errors.New("replicate: refused by read_only")
 	// ErrNotRunning: replication is stopped or broken.
 	ErrNotRunning = errors.New("replicate: replication not running")
 	// ErrLagging: the replica is further behind than allowed, or its lag

@@ -120,7 +120,8 @@ func (m *MySQL) Status(ctx context.Context) (Status, error) {
 
 // ReplicaStatus reads the watched connection (MySQLConfig.Connection). A
 // server with no such replica configured is an error wrapping
-// [ErrNotConfigured]; a refused status query wraps [ErrNoPrivilege].
+// [ErrNotConfigured]; a refused status query wraps [ErrNoPrivilege] and
+// names the statement.
 func (m *MySQL) ReplicaStatus(ctx context.Context) (MySQLStatus, error) {
 	all, err := m.Channels(ctx)
 	if err != nil {
@@ -146,16 +147,19 @@ func (m *MySQL) Channels(ctx context.Context) ([]MySQLStatus, error) {
 		return nil, err
 	}
 	var rows []map[string]sql.NullString
+	q := "SHOW ALL SLAVES STATUS"
 	if vars.MariaDB {
-		rows, err = queryMaps(ctx, m.db, "SHOW ALL SLAVES STATUS")
+		rows, err = queryMaps(ctx, m.db, q)
 	} else {
-		rows, err = queryMaps(ctx, m.db, "SHOW REPLICA STATUS")
+		q = "SHOW REPLICA STATUS"
+		rows, err = queryMaps(ctx, m.db, q)
 		if errno(err) == 1064 { // before 8.0.22
-			rows, err = queryMaps(ctx, m.db, "SHOW SLAVE STATUS")
+			q = "SHOW SLAVE STATUS"
+			rows, err = queryMaps(ctx, m.db, q)
 		}
 	}
 	if err != nil {
-		return nil, m.wrap("show replica status", err)
+		return nil, m.wrap(q, err)
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("replicate: %s: %w", m.cfg.Address, ErrNotConfigured)
@@ -176,30 +180,37 @@ func (m *MySQL) Channels(ctx context.Context) ([]MySQLStatus, error) {
 func (m *MySQL) serverVars(ctx context.Context) (ServerVars, error) {
 	var v ServerVars
 	var readOnly int
-	if err := m.db.QueryRowContext(ctx, "SELECT @@version, @@read_only, @@binlog_format").Scan(&v.Version, &readOnly, &v.BinlogFormat); err != nil {
-		return v, m.wrap("read server variables", err)
+	const q = "SELECT @@version, @@read_only, @@binlog_format"
+	if err := m.db.QueryRowContext(ctx, q).Scan(&v.Version, &readOnly, &v.BinlogFormat); err != nil {
+		return v, m.wrap(q, err)
 	}
 	v.ReadOnly = readOnly != 0
 	v.MariaDB = strings.Contains(strings.ToLower(v.Version), "mariadb")
 	var err error
+	gq := "SELECT @@gtid_slave_pos, @@gtid_binlog_pos"
 	if v.MariaDB {
-		err = m.db.QueryRowContext(ctx, "SELECT @@gtid_slave_pos, @@gtid_binlog_pos").Scan(&v.GTIDSlavePos, &v.GTIDBinlogPos)
+		err = m.db.QueryRowContext(ctx, gq).Scan(&v.GTIDSlavePos, &v.GTIDBinlogPos)
 	} else {
-		err = m.db.QueryRowContext(ctx, "SELECT @@gtid_executed").Scan(&v.GTIDBinlogPos)
+		gq = "SELECT @@gtid_executed"
+		err = m.db.QueryRowContext(ctx, gq).Scan(&v.GTIDBinlogPos)
 	}
 	if err != nil {
-		return v, m.wrap("read GTID positions", err)
+		return v, m.wrap(gq, err)
 	}
 	return v, nil
 }
 
-// wrap names the server and the operation, and marks privilege errors.
-func (m *MySQL) wrap(op string, err error) error {
+// wrap names the server and the statement that failed (or, for a step
+// of several statements, what it did), and marks refusals: privilege
+// errors wrap [ErrNoPrivilege], read_only refusals [ErrReadOnly].
+func (m *MySQL) wrap(stmt string, err error) error {
 	switch errno(err) {
-	case 1227, 1142, 1044: // ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
-		return fmt.Errorf("replicate: %s: %s: %w: %w", m.cfg.Address, op, ErrNoPrivilege, err)
+	case 1227, 1142, 1143, 1044, 1370: // ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_PROCACCESS_DENIED_ERROR
+		return fmt.Errorf("replicate: %s: %s: %w: %w", m.cfg.Address, stmt, ErrNoPrivilege, err)
+	case 1290, 1836: // ER_OPTION_PREVENTS_STATEMENT (--read-only, --super-read-only), ER_READ_ONLY_MODE
+		return fmt.Errorf("replicate: %s: %s: %w: %w", m.cfg.Address, stmt, ErrReadOnly, err)
 	}
-	return fmt.Errorf("replicate: %s: %s: %w", m.cfg.Address, op, err)
+	return fmt.Errorf("replicate: %s: %s: %w", m.cfg.Address, stmt, err)
 }
 
 // errno returns the server error number of err, or 0.

@@ -367,7 +367,7 @@ func (m *MySQL) serverID(ctx context.Context) (int64, error) {
 	defer cancel()
 	var id int64
 	if err := m.db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&id); err != nil {
-		return 0, m.wrap("read server_id", err)
+		return 0, m.wrap("SELECT @@server_id", err)
 	}
 	return id, nil
 }
@@ -543,7 +543,7 @@ func (r *Repairer) waitCaughtUp(ctx context.Context) (bool, error) {
 func (m *MySQL) binlogPosition(ctx context.Context) (string, int64, error) {
 	rows, err := queryMaps(ctx, m.db, "SHOW MASTER STATUS")
 	if err != nil {
-		return "", 0, m.wrap("show master status", err)
+		return "", 0, m.wrap("SHOW MASTER STATUS", err)
 	}
 	if len(rows) == 0 {
 		return "", 0, fmt.Errorf("replicate: %s: binary log is off (SHOW MASTER STATUS is empty)", m.Name())

@@ -34,7 +34,7 @@ func (r *Repairer) skip(ctx context.Context, rep *RepairReport) error {
 	// Read the position after STOP: it is what START would resume from.
 	var cur string
 	if err := r.cfg.Replica.db.QueryRowContext(ctx, "SELECT @@gtid_slave_pos").Scan(&cur); err != nil {
-		return r.cfg.Replica.wrap("read gtid_slave_pos", err)
+		return r.cfg.Replica.wrap("SELECT @@gtid_slave_pos", err)
 	}
 	return r.exec(ctx, rep, "SET GLOBAL gtid_slave_pos = "+quoteString(replaceDomain(cur, gtid)), r.stmt("START", v))
 }
