@@ -48,7 +48,7 @@ func TestRepairStrategies(t *testing.T) {
 			assert.True(t, rep.Resumed, "replication resumes")
 			assert.False(t, rep.Converged, "but the copies diverged")
 			require.Len(t, rep.Data.Tables, 1)
-			assert.Equal(t, []RowDiff{{Key: "10", OnSource: true, OnReplica: true}, {Key: "11", OnSource: true}}, rep.Data.Tables[0].Rows)
+			assert.Equal(t, []RowDiff{{Key: "10", KeyValues: []string{"10"}, OnSource: true, OnReplica: true}, {Key: "11", KeyValues: []string{"11"}, OnSource: true}}, rep.Data.Tables[0].Rows)
 			assert.Contains(t, rep.Statements[1], "SET GLOBAL gtid_slave_pos")
 			assert.Equal(t, "replica-local", p.rows(t, p.B, "lab.t")[10])
 		}},
