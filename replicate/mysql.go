@@ -222,20 +222,40 @@ func errno(err error) int {
 	return 0
 }
 
-// queryMaps runs a query and returns every row as column → value.
-func queryMaps(ctx context.Context, q interface {
+// querier is a *sql.DB, *sql.Conn or *sql.Tx.
+type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]map[string]sql.NullString, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+}
+
+// queryMaps runs a query and returns every row as column → value.
+func queryMaps(ctx context.Context, q querier, query string, args ...any) ([]map[string]sql.NullString, error) {
+	cols, rows, err := queryRows(ctx, q, query, args...)
 	if err != nil {
 		return nil, err
+	}
+	out := make([]map[string]sql.NullString, 0, len(rows))
+	for _, vals := range rows {
+		row := make(map[string]sql.NullString, len(cols))
+		for i, c := range cols {
+			row[c] = vals[i]
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// queryRows runs a query and returns its columns and rows, in order.
+func queryRows(ctx context.Context, q querier, query string, args ...any) ([]string, [][]sql.NullString, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []map[string]sql.NullString
+	var out [][]sql.NullString
 	for rows.Next() {
 		vals := make([]sql.NullString, len(cols))
 		ptrs := make([]any, len(cols))
@@ -243,15 +263,11 @@ func queryMaps(ctx context.Context, q interface {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		row := make(map[string]sql.NullString, len(cols))
-		for i, c := range cols {
-			row[c] = vals[i]
-		}
-		out = append(out, row)
+		out = append(out, vals)
 	}
-	return out, rows.Err()
+	return cols, out, rows.Err()
 }
 
 // replicaCmd returns the spelling of a replica statement for the
