@@ -105,38 +105,60 @@ func (r *Repairer) waitSettled(ctx context.Context) (MySQLStatus, bool, error) {
 // source's current binlog position (true), or stopped with an error
 // (false), or CatchUpTimeout passed (an error).
 func (r *Repairer) waitCaughtUp(ctx context.Context) (bool, error) {
-	file, pos, err := r.cfg.Source.binlogPosition(ctx)
-	if err != nil {
-		return false, err
+	caught, timedOut, err := waitCaughtUp(ctx, r.cfg.Source, r.cfg.Replica, r.cfg.CatchUpTimeout)
+	if timedOut {
+		return false, fmt.Errorf("replicate: %s: not caught up with %s after %v", r.cfg.Replica.Name(), r.cfg.Source.Name(), r.cfg.CatchUpTimeout)
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.CatchUpTimeout)
+	return caught, err
+}
+
+// WaitCaughtUp waits, for at most timeout, until replica's SQL thread has
+// executed everything source had written to its binary log when
+// WaitCaughtUp was called (true). It returns false, without an error,
+// when the replica stopped on an error first or timeout passed; an error
+// when a server could not be read. A data check run after it does not
+// see differences that are only in flight.
+func WaitCaughtUp(ctx context.Context, source, replica *MySQL, timeout time.Duration) (bool, error) {
+	caught, _, err := waitCaughtUp(ctx, source, replica, timeout)
+	return caught, err
+}
+
+func waitCaughtUp(ctx context.Context, source, replica *MySQL, timeout time.Duration) (caught, timedOut bool, err error) {
+	file, pos, err := source.binlogPosition(ctx)
+	if err != nil {
+		return false, false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	wait := "MASTER_POS_WAIT(?, ?, 1)"
 	args := []any{file, pos}
-	if conn := r.cfg.Replica.cfg.Connection; conn != "" {
+	if conn := replica.cfg.Connection; conn != "" {
 		wait = "MASTER_POS_WAIT(?, ?, 1, ?)"
 		args = append(args, conn)
 	}
 	for {
 		var res *int64
-		if err := r.cfg.Replica.db.QueryRowContext(ctx, "SELECT "+wait, args...).Scan(&res); err != nil {
+		if err := replica.db.QueryRowContext(ctx, "SELECT "+wait, args...).Scan(&res); err != nil {
 			if ctx.Err() != nil {
-				return false, fmt.Errorf("replicate: %s: not caught up with %s %s:%d after %v", r.cfg.Replica.Name(), r.cfg.Source.Name(), file, pos, r.cfg.CatchUpTimeout)
+				return false, true, nil
 			}
-			return false, r.cfg.Replica.wrap("SELECT "+wait, err)
+			return false, false, replica.wrap("SELECT "+wait, err)
 		}
 		if res != nil && *res >= 0 {
-			return true, nil
+			return true, false, nil
 		}
-		st, err := r.cfg.Replica.ReplicaStatus(ctx)
+		st, err := replica.ReplicaStatus(ctx)
 		if err != nil {
-			return false, err
+			if ctx.Err() != nil {
+				return false, true, nil
+			}
+			return false, false, err
 		}
 		if !st.SQLRunning && st.SQLError.Errno != 0 || st.IOError.Errno != 0 && st.IORunning == ThreadNo {
-			return false, nil
+			return false, false, nil
 		}
 		if ctx.Err() != nil {
-			return false, fmt.Errorf("replicate: %s: not caught up with %s %s:%d after %v", r.cfg.Replica.Name(), r.cfg.Source.Name(), file, pos, r.cfg.CatchUpTimeout)
+			return false, true, nil
 		}
 		if res == nil {
 			// SQL thread not (yet) running: MASTER_POS_WAIT returned at
