@@ -25,9 +25,10 @@ const DefaultMySQLTimeout = 5 * time.Second
 type MySQLConfig struct {
 	// Address is host:port of the replica (required).
 	Address string
-	// User logs in (required). Reading the status needs SLAVE MONITOR (or
-	// REPLICATION CLIENT / SUPER, by version); repairs need SUPER or
-	// REPLICATION SLAVE ADMIN and write access to the repaired tables.
+	// User logs in (required). Reading the status needs SLAVE MONITOR
+	// (MariaDB; REPLICATION CLIENT on MySQL); fencing, the data check
+	// and each repair need more: see the package documentation and
+	// [CheckPrivileges].
 	User string
 	// Password is User's password; it never appears in errors, logs or
 	// argv.
