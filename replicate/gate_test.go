@@ -293,3 +293,33 @@ func rowKeys(r DataReport) []string {
 	}
 	return out
 }
+
+// TestGTIDRestartNotSkipped: in GTID mode the article's restart fetches
+// the same transaction and fails again: no skip is claimed. replace-row
+// moves past the failure; until its data check is recorded, the replica
+// stays suspect.
+func TestGTIDRestartNotSkipped(t *testing.T) {
+	p := startPair(t)
+	ctx := context.Background()
+	store := &HistoryFile{Path: filepath.Join(t.TempDir(), "state.replication.json")}
+	check := NewChecker(p.b, 10*time.Second, WithHistory("b-from-a", store))
+	p.break1062(t, "lab.t", 10)
+	require.ErrorIs(t, check.Check(ctx), ErrNotRunning)
+
+	r, err := NewRepairer(RepairConfig{Source: p.a, Replica: p.b, Check: DataCheckConfig{Tables: []string{"lab.t"}}})
+	require.NoError(t, err)
+	rep, err := r.Repair(ctx, StrategyRestart)
+	require.NoError(t, err)
+	require.Equal(t, 1062, rep.After.SQLError.Errno, "failed again at the same transaction")
+	err = check.Check(ctx)
+	require.ErrorIs(t, err, ErrNotRunning)
+	assert.NotErrorIs(t, err, ErrSkipped)
+
+	rep, err = r.Repair(ctx, StrategyReplaceRow)
+	require.NoError(t, err)
+	require.True(t, rep.Converged, rep.String())
+	require.ErrorIs(t, check.Check(ctx), ErrSkipped, "moved past the failure: suspect until a data check is recorded")
+	_, err = store.Update(ctx, "b-from-a", func(h *History) bool { h.RecordDataCheck(rep.Data, time.Now()); return true })
+	require.NoError(t, err)
+	require.NoError(t, check.Check(ctx))
+}

@@ -86,9 +86,9 @@ func waitReplicationCLI(t *testing.T, cond func() bool) {
 }
 
 // replicationCLI writes a configuration for one replication entry b-from-a
-// (extra YAML lines appended to it) and returns a runner of `understudy
-// replication ...`.
-func replicationCLI(t *testing.T, p *mariadb.Pair, replicaUser, extra string) func(args ...string) (int, string, string) {
+// (extra YAML lines appended to it), node b checked by it, and returns a
+// runner of `understudy replication ...` and the file's path.
+func replicationCLI(t *testing.T, p *mariadb.Pair, replicaUser, extra string) (func(args ...string) (int, string, string), string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "understudy.yaml")
@@ -98,6 +98,8 @@ nodes:
     address: 192.0.2.1
   - name: b
     address: 192.0.2.2
+    checks:
+      - {name: db, type: replication, replication: b-from-a}
 replication:
   - name: b-from-a
     node: b
@@ -112,7 +114,7 @@ replication:
 		var out, errb bytes.Buffer
 		code := run(context.Background(), append([]string{"-c", cfg, "replication"}, args...), &out, &errb)
 		return code, out.String(), errb.String()
-	}
+	}, cfg
 }
 
 // TestReplicationSeedSilentSkip is the seed's scenario on a real
@@ -123,7 +125,7 @@ replication:
 func TestReplicationSeedSilentSkip(t *testing.T) {
 	p := mariadb.StartPair(t, mariadb.FilePos())
 	p.A.Exec(t, "CREATE DATABASE lab; CREATE TABLE lab.t (id INT PRIMARY KEY, v VARCHAR(40)); INSERT INTO lab.t VALUES (1,'seed')")
-	cli := replicationCLI(t, p, "root", "    allow_repair: [reseed]\n")
+	cli, cfgPath := replicationCLI(t, p, "root", "    allow_repair: [reseed]\n")
 	waitReplicationCLI(t, func() bool { code, _, _ := cli("status", "-data"); return code == exitOK })
 
 	p.B.Exec(t, "SET sql_log_bin=0; INSERT INTO lab.t VALUES (10,'replica-local'); SET sql_log_bin=1")
@@ -150,6 +152,10 @@ func TestReplicationSeedSilentSkip(t *testing.T) {
 	assert.Equal(t, exitFailure, code, "running, lag 0, but transactions were skipped")
 	assert.Regexp(t, `b-from-a .* Yes +true +0s .* no +skipped_transactions: moved past the transaction that failed with error 1062`, out)
 	assert.NotRegexp(t, `\byes\b`, out)
+	// The daemon's check of node b says the same.
+	code, rows := checkRows(t, cfgPath)
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, rows["b/db"].Error, "skipped_transactions: moved past the transaction that failed with error 1062")
 
 	code, out, _ = cli("status", "-data")
 	t.Log(out)
@@ -167,6 +173,8 @@ func TestReplicationSeedSilentSkip(t *testing.T) {
 	code, out, _ = cli("status", "-data")
 	assert.Equal(t, exitOK, code, out)
 	assert.Contains(t, out, "1 table(s) equal")
+	code, rows = checkRows(t, cfgPath)
+	assert.Equal(t, exitOK, code, rows["b/db"].Error)
 }
 
 // TestReplicationDoctor runs the preflight for a limited account and for
@@ -177,7 +185,7 @@ func TestReplicationDoctor(t *testing.T) {
 	p.B.WaitReplicating(t)
 	p.B.Exec(t, "SET sql_log_bin=0; CREATE USER 'watch'@'127.0.0.1'; GRANT SLAVE MONITOR ON *.* TO 'watch'@'127.0.0.1'; "+
 		"GRANT SELECT ON lab.* TO 'watch'@'127.0.0.1'; SET sql_log_bin=1")
-	cli := replicationCLI(t, p, "watch", "    allow_repair: [restart, replace-row]\n")
+	cli, _ := replicationCLI(t, p, "watch", "    allow_repair: [restart, replace-row]\n")
 	code, out, errOut := cli("doctor")
 	t.Log(out)
 	assert.Equal(t, exitFailure, code, errOut)
@@ -191,7 +199,7 @@ func TestReplicationDoctor(t *testing.T) {
 	assert.Contains(t, out, "repair skip")
 	assert.Contains(t, out, "repair reseed")
 
-	root := replicationCLI(t, p, "root", "    allow_repair: [restart, replace-row, skip, reseed]\n")
+	root, _ := replicationCLI(t, p, "root", "    allow_repair: [restart, replace-row, skip, reseed]\n")
 	code, out, _ = root("doctor", "b-from-a")
 	assert.Equal(t, exitOK, code, out)
 	assert.Contains(t, out, "b-from-a: every privilege present")
