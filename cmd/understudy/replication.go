@@ -92,7 +92,7 @@ func updateHistory(e *env, name string, mem *replicate.History, f func(*replicat
 // when -data found differences or could not compare.
 func cmdReplicationStatus(e *env, args []string) int {
 	fs := newFlags(e, "replication status", "[NAME]")
-	data := fs.Bool("data", false, "also compare the configured tables with the source (after waiting for the replica to catch up); differences make the exit status 1")
+	data := fs.Bool("data", false, "also compare the configured tables with the source (after waiting for the replica to catch up); differences, or a check that cannot run, make the exit status 1")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
