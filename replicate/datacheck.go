@@ -37,17 +37,21 @@ type TableResult struct {
 	// SourceChecksum and ReplicaChecksum are CHECKSUM TABLE's answers;
 	// invalid when the table does not exist on that server.
 	SourceChecksum, ReplicaChecksum sql.NullInt64
+	// Key names the primary key's columns, in index order (empty for a
+	// table without a primary key).
+	Key []string
 	// Chunks are the primary-key ranges whose checksums differ.
 	Chunks []ChunkDiff
 	// Rows are the differing rows (at most MaxRows), by primary key.
 	Rows []RowDiff
 	// Note says why differences could not be located further (no
-	// single-column primary key, table missing on one side), or is empty.
+	// primary key, table missing on one side), or is empty.
 	Note string
 }
 
 // ChunkDiff is a primary-key range (Low, High] whose checksums differ;
-// an empty bound is open.
+// an empty bound is open. A bound of a composite key is written as the
+// key of a [RowDiff] is.
 type ChunkDiff struct {
 	Low, High               string
 	SourceRows, ReplicaRows int64
@@ -56,8 +60,12 @@ type ChunkDiff struct {
 // RowDiff is one row that differs: present on one side only, or present
 // on both with different contents.
 type RowDiff struct {
-	// Key is the primary key value.
-	Key string
+	// Key is the primary key value as printed: the value of a
+	// single-column key ("10"), the values of a composite key in
+	// parentheses ("(56, 724)"); KeyValues are the values one by one, in
+	// the order of [TableResult].Key.
+	Key       string
+	KeyValues []string
 	// OnSource and OnReplica say where the row exists.
 	OnSource, OnReplica bool
 }
@@ -112,7 +120,11 @@ func (r DataReport) String() string {
 		if t.Equal {
 			continue
 		}
-		fmt.Fprintf(&b, "\n  %s:", t.Table)
+		fmt.Fprintf(&b, "\n  %s", t.Table)
+		if len(t.Key) > 0 && len(t.Rows) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(t.Key, ", "))
+		}
+		b.WriteString(":")
 		for _, row := range t.Rows {
 			fmt.Fprintf(&b, " %s;", row)
 		}
@@ -127,10 +139,10 @@ func (r DataReport) String() string {
 var ErrNoTables = errors.New("replicate: data check: no tables given")
 
 // CompareTables compares tables between source and replica: CHECKSUM
-// TABLE first; for a table that differs and has a single-column primary
-// key, checksums of key ranges (BIT_XOR of CRC32 of each row, as
-// pt-table-checksum does) locate the differing chunks, and the rows of
-// those chunks are compared to name the differing keys.
+// TABLE first; for a table that differs and has a primary key (of one
+// column or several), checksums of key ranges (BIT_XOR of CRC32 of each
+// row, as pt-table-checksum does) locate the differing chunks, and the
+// rows of those chunks are compared to name the differing keys.
 //
 // It reads only. The answer is exact when no write is in flight; while
 // the source takes writes, a difference may be transient and the check
@@ -199,19 +211,19 @@ func expandTables(ctx context.Context, specs []string, servers ...*MySQL) ([]tab
 		for _, m := range servers {
 			rows, err := m.db.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", schema)
 			if err != nil {
-				return nil, nil, m.wrap("list tables of "+schema, err)
+				return nil, nil, m.wrap("list tables of "+schema+" (information_schema.TABLES)", err)
 			}
 			for rows.Next() {
 				var n string
 				if err := rows.Scan(&n); err != nil {
 					rows.Close()
-					return nil, nil, m.wrap("list tables of "+schema, err)
+					return nil, nil, m.wrap("list tables of "+schema+" (information_schema.TABLES)", err)
 				}
 				names = append(names, n)
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
-				return nil, nil, m.wrap("list tables of "+schema, err)
+				return nil, nil, m.wrap("list tables of "+schema+" (information_schema.TABLES)", err)
 			}
 		}
 		if len(names) == 0 && !slices.Contains(empty, schema) {
@@ -252,22 +264,23 @@ func compareTable(ctx context.Context, source, replica *MySQL, t tableName, cfg 
 	if err != nil {
 		return res, err
 	}
-	if shape.pk == "" {
-		res.Note = "no single-column primary key: differing rows not located"
+	res.Key = shape.keyNames
+	if len(shape.key) == 0 {
+		res.Note = "no primary key: differing rows not located"
 		return res, nil
 	}
-	bounds, err := chunkBounds(ctx, source, t, shape.pk, cfg.ChunkRows)
+	bounds, err := chunkBounds(ctx, source, t, shape, cfg.ChunkRows)
 	if err != nil {
 		return res, err
 	}
 	// Chunks are (nil, b0], (b0, b1], ..., (bn, nil).
 	for i := 0; i <= len(bounds); i++ {
-		var lo, hi *string
+		var lo, hi []string
 		if i > 0 {
-			lo = &bounds[i-1]
+			lo = bounds[i-1]
 		}
 		if i < len(bounds) {
-			hi = &bounds[i]
+			hi = bounds[i]
 		}
 		sc, sn, err := chunkSum(ctx, source, t, shape, lo, hi)
 		if err != nil {
@@ -280,7 +293,7 @@ func compareTable(ctx context.Context, source, replica *MySQL, t tableName, cfg 
 		if sc == rc && sn == rn {
 			continue
 		}
-		res.Chunks = append(res.Chunks, ChunkDiff{Low: deref(lo), High: deref(hi), SourceRows: sn, ReplicaRows: rn})
+		res.Chunks = append(res.Chunks, ChunkDiff{Low: keyString(lo), High: keyString(hi), SourceRows: sn, ReplicaRows: rn})
 		if len(res.Rows) < cfg.MaxRows {
 			rows, err := diffRows(ctx, source, replica, t, shape, lo, hi)
 			if err != nil {
@@ -300,101 +313,176 @@ func compareTable(ctx context.Context, source, replica *MySQL, t tableName, cfg 
 	return res, nil
 }
 
-func deref(s *string) string {
-	if s == nil {
+// keyString prints a key: its value, or its values in parentheses for a
+// composite key; "" for an open bound (nil).
+func keyString(vals []string) string {
+	switch len(vals) {
+	case 0:
 		return ""
+	case 1:
+		return vals[0]
 	}
-	return *s
+	return "(" + strings.Join(vals, ", ") + ")"
+}
+
+// keyID is an unambiguous map key for a key's values.
+func keyID(vals []string) string {
+	var b strings.Builder
+	for _, v := range vals {
+		fmt.Fprintf(&b, "%d:%s;", len(v), v)
+	}
+	return b.String()
 }
 
 func checksumTable(ctx context.Context, m *MySQL, t tableName) (sql.NullInt64, error) {
 	var name string
 	var sum sql.NullInt64
-	if err := m.db.QueryRowContext(ctx, "CHECKSUM TABLE "+t.quoted()).Scan(&name, &sum); err != nil {
-		return sum, m.wrap("checksum table "+t.String(), err)
+	q := "CHECKSUM TABLE " + t.quoted()
+	if err := m.db.QueryRowContext(ctx, q).Scan(&name, &sum); err != nil {
+		return sum, m.wrap(q, err)
 	}
 	return sum, nil
 }
 
-// shape is what the chunk queries need: the primary key column and the
-// row expression.
+// shape is what the chunk queries need: the primary key's columns and
+// the row expression.
 type shape struct {
-	pk      string // quoted, "" without a single-column primary key
-	rowHash string // CRC32 of every column and a NULL map
+	key      []string // quoted, in index order; empty without a primary key
+	keyNames []string // the same, unquoted
+	rowHash  string   // CRC32 of every column and a NULL map
 }
 
+func (s shape) keyList() string { return strings.Join(s.key, ", ") }
+
 func tableShape(ctx context.Context, m *MySQL, t tableName) (shape, error) {
-	rows, err := m.db.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_KEY FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, t.schema, t.table)
+	const colsQ = `SELECT COLUMN_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`
+	cols, err := queryStrings(ctx, m, colsQ, t.schema, t.table)
 	if err != nil {
-		return shape{}, m.wrap("columns of "+t.String(), err)
-	}
-	defer rows.Close()
-	var cols, pks []string
-	for rows.Next() {
-		var name, key string
-		if err := rows.Scan(&name, &key); err != nil {
-			return shape{}, m.wrap("columns of "+t.String(), err)
-		}
-		cols = append(cols, quoteIdent(name))
-		if key == "PRI" {
-			pks = append(pks, quoteIdent(name))
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return shape{}, m.wrap("columns of "+t.String(), err)
+		return shape{}, m.wrap("columns of "+t.String()+" (information_schema.COLUMNS)", err)
 	}
 	if len(cols) == 0 {
 		return shape{}, fmt.Errorf("%s has no columns on %s", t, m.Name())
 	}
-	var isnull []string
-	for _, c := range cols {
-		isnull = append(isnull, "ISNULL("+c+")")
+	const keyQ = `SELECT COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`
+	keys, err := queryStrings(ctx, m, keyQ, t.schema, t.table)
+	if err != nil {
+		return shape{}, m.wrap("primary key of "+t.String()+" (information_schema.STATISTICS)", err)
 	}
-	s := shape{rowHash: fmt.Sprintf("CRC32(CONCAT_WS('#', %s, CONCAT(%s)))", strings.Join(cols, ", "), strings.Join(isnull, ", "))}
-	if len(pks) == 1 {
-		s.pk = pks[0]
+	var quoted, isnull []string
+	for _, c := range cols {
+		quoted = append(quoted, quoteIdent(c))
+		isnull = append(isnull, "ISNULL("+quoteIdent(c)+")")
+	}
+	s := shape{keyNames: keys,
+		rowHash: fmt.Sprintf("CRC32(CONCAT_WS('#', %s, CONCAT(%s)))", strings.Join(quoted, ", "), strings.Join(isnull, ", "))}
+	for _, k := range keys {
+		s.key = append(s.key, quoteIdent(k))
 	}
 	return s, nil
 }
 
+// queryStrings returns the first column of every row.
+func queryStrings(ctx context.Context, m *MySQL, q string, args ...any) ([]string, error) {
+	rows, err := m.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// scanKey reads the key columns (the first n) of the current row.
+func scanKey(rows *sql.Rows, n int, rest ...any) ([]string, error) {
+	vals := make([]sql.NullString, n)
+	ptrs := make([]any, 0, n+len(rest))
+	for i := range vals {
+		ptrs = append(ptrs, &vals[i])
+	}
+	if err := rows.Scan(append(ptrs, rest...)...); err != nil {
+		return nil, err
+	}
+	out := make([]string, n)
+	for i, v := range vals {
+		out[i] = v.String // primary key columns are NOT NULL
+	}
+	return out, nil
+}
+
 // chunkBounds walks the primary key on the source and returns the upper
-// bound of each full chunk.
-func chunkBounds(ctx context.Context, m *MySQL, t tableName, pk string, size int) ([]string, error) {
-	var bounds []string
-	var last *string
+// bound (the last key) of each full chunk.
+func chunkBounds(ctx context.Context, m *MySQL, t tableName, s shape, size int) ([][]string, error) {
+	var bounds [][]string
+	var last []string
 	for {
-		q := fmt.Sprintf("SELECT MAX(k) FROM (SELECT %s AS k FROM %s ORDER BY %s LIMIT %d) c", pk, t.quoted(), pk, size)
-		args := []any{}
-		if last != nil {
-			q = fmt.Sprintf("SELECT MAX(k), COUNT(*) FROM (SELECT %s AS k FROM %s WHERE %s > ? ORDER BY %s LIMIT %d) c", pk, t.quoted(), pk, pk, size)
-			args = append(args, *last)
-		} else {
-			q = strings.Replace(q, "SELECT MAX(k)", "SELECT MAX(k), COUNT(*)", 1)
+		where, args := rangeWhere(s.key, last, nil)
+		q := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY %s LIMIT 1 OFFSET %d", s.keyList(), t.quoted(), where, s.keyList(), size-1)
+		rows, err := m.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, m.wrap(q, err)
 		}
-		var k sql.NullString
-		var n int
-		if err := m.db.QueryRowContext(ctx, q, args...).Scan(&k, &n); err != nil {
-			return nil, m.wrap("chunk "+t.String(), err)
+		var k []string
+		if rows.Next() {
+			k, err = scanKey(rows, len(s.key))
 		}
-		if !k.Valid || n < size {
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+		if err != nil {
+			return nil, m.wrap(q, err)
+		}
+		if k == nil {
 			return bounds, nil
 		}
-		bounds = append(bounds, k.String)
-		last = &bounds[len(bounds)-1]
+		bounds = append(bounds, k)
+		last = k
 	}
 }
 
-func rangeWhere(pk string, lo, hi *string) (string, []any) {
+// rangeWhere selects the keys in (lo, hi] (nil bounds are open), a
+// composite key compared column by column as a row constructor would
+// be, written out so that the index serves it:
+// (a, b) > (x, y) is a > x OR (a = x AND b > y).
+func rangeWhere(key []string, lo, hi []string) (string, []any) {
 	var conds []string
 	var args []any
+	tuple := func(vals []string, last string) {
+		var ors []string
+		for i := range key {
+			var ands []string
+			for j := 0; j < i; j++ {
+				ands = append(ands, key[j]+" = ?")
+				args = append(args, vals[j])
+			}
+			op := last[:1] // ">" or "<"
+			if i == len(key)-1 {
+				op = last
+			}
+			ands = append(ands, key[i]+" "+op+" ?")
+			args = append(args, vals[i])
+			ors = append(ors, strings.Join(ands, " AND "))
+		}
+		if len(ors) == 1 {
+			conds = append(conds, ors[0])
+			return
+		}
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	}
 	if lo != nil {
-		conds = append(conds, pk+" > ?")
-		args = append(args, *lo)
+		tuple(lo, ">")
 	}
 	if hi != nil {
-		conds = append(conds, pk+" <= ?")
-		args = append(args, *hi)
+		tuple(hi, "<=")
 	}
 	if len(conds) == 0 {
 		return "", nil
@@ -402,42 +490,47 @@ func rangeWhere(pk string, lo, hi *string) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-func chunkSum(ctx context.Context, m *MySQL, t tableName, s shape, lo, hi *string) (int64, int64, error) {
-	where, args := rangeWhere(s.pk, lo, hi)
+func chunkSum(ctx context.Context, m *MySQL, t tableName, s shape, lo, hi []string) (int64, int64, error) {
+	where, args := rangeWhere(s.key, lo, hi)
 	var sum, n int64
 	q := fmt.Sprintf("SELECT COALESCE(BIT_XOR(%s), 0), COUNT(*) FROM %s%s", s.rowHash, t.quoted(), where)
 	if err := m.db.QueryRowContext(ctx, q, args...).Scan(&sum, &n); err != nil {
-		return 0, 0, m.wrap("chunk checksum "+t.String(), err)
+		return 0, 0, m.wrap("chunk checksum of "+t.String(), err)
 	}
 	return sum, n, nil
 }
 
-func rowHashes(ctx context.Context, m *MySQL, t tableName, s shape, lo, hi *string) (map[string]int64, []string, error) {
-	where, args := rangeWhere(s.pk, lo, hi)
-	q := fmt.Sprintf("SELECT %s, %s FROM %s%s ORDER BY %s", s.pk, s.rowHash, t.quoted(), where, s.pk)
-	rows, err := m.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, nil, m.wrap("row checksums "+t.String(), err)
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	var order []string
-	for rows.Next() {
-		var k string
-		var h int64
-		if err := rows.Scan(&k, &h); err != nil {
-			return nil, nil, m.wrap("row checksums "+t.String(), err)
-		}
-		out[k] = h
-		order = append(order, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, m.wrap("row checksums "+t.String(), err)
-	}
-	return out, order, nil
+type rowHash struct {
+	key  []string
+	hash int64
 }
 
-func diffRows(ctx context.Context, source, replica *MySQL, t tableName, s shape, lo, hi *string) ([]RowDiff, error) {
+func rowHashes(ctx context.Context, m *MySQL, t tableName, s shape, lo, hi []string) (map[string]int64, []rowHash, error) {
+	where, args := rangeWhere(s.key, lo, hi)
+	q := fmt.Sprintf("SELECT %s, %s FROM %s%s ORDER BY %s", s.keyList(), s.rowHash, t.quoted(), where, s.keyList())
+	rows, err := m.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, nil, m.wrap("row checksums of "+t.String(), err)
+	}
+	defer rows.Close()
+	byKey := map[string]int64{}
+	var order []rowHash
+	for rows.Next() {
+		var h int64
+		k, err := scanKey(rows, len(s.key), &h)
+		if err != nil {
+			return nil, nil, m.wrap("row checksums of "+t.String(), err)
+		}
+		byKey[keyID(k)] = h
+		order = append(order, rowHash{k, h})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, m.wrap("row checksums of "+t.String(), err)
+	}
+	return byKey, order, nil
+}
+
+func diffRows(ctx context.Context, source, replica *MySQL, t tableName, s shape, lo, hi []string) ([]RowDiff, error) {
 	src, srcOrder, err := rowHashes(ctx, source, t, s, lo, hi)
 	if err != nil {
 		return nil, err
@@ -447,15 +540,15 @@ func diffRows(ctx context.Context, source, replica *MySQL, t tableName, s shape,
 		return nil, err
 	}
 	var out []RowDiff
-	for _, k := range srcOrder {
-		rh, ok := rep[k]
-		if !ok || rh != src[k] {
-			out = append(out, RowDiff{Key: k, OnSource: true, OnReplica: ok})
+	for _, r := range srcOrder {
+		rh, ok := rep[keyID(r.key)]
+		if !ok || rh != r.hash {
+			out = append(out, RowDiff{Key: keyString(r.key), KeyValues: r.key, OnSource: true, OnReplica: ok})
 		}
 	}
-	for _, k := range repOrder {
-		if _, ok := src[k]; !ok {
-			out = append(out, RowDiff{Key: k, OnReplica: true})
+	for _, r := range repOrder {
+		if _, ok := src[keyID(r.key)]; !ok {
+			out = append(out, RowDiff{Key: keyString(r.key), KeyValues: r.key, OnReplica: true})
 		}
 	}
 	return out, nil

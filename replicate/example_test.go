@@ -2,6 +2,7 @@ package replicate_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -82,4 +83,54 @@ func ExampleMySQLSwitcher() {
 		return
 	}
 	var _ failover.Switcher = sw
+}
+
+// The promotion gate: a replica that runs with lag 0 but moved past a
+// transaction that had failed, with no data check since, is refused.
+func ExamplePromotable() {
+	seen := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	var h replicate.History
+	// What the replica said while broken, then after the article's
+	// STOP SLAVE; RESET SLAVE; START SLAVE.
+	h.Observe(replicate.MySQLStatus{Server: "10.134.4.220:3306", IORunning: replicate.ThreadYes, Lag: -1,
+		SQLError:          replicate.ReplError{Errno: 1062, Class: replicate.ClassDuplicateKey},
+		ExecSourceLogFile: "mariadb-bin.000210", ExecSourceLogPos: 1563407}, seen)
+	now := replicate.MySQLStatus{Server: "10.134.4.220:3306", IORunning: replicate.ThreadYes, SQLRunning: true,
+		ExecSourceLogFile: "mariadb-bin.000210", ExecSourceLogPos: 2753885}
+	h.Observe(now, seen.Add(time.Minute))
+
+	v := replicate.Promotable(h.Input(now, nil, 30*time.Second))
+	fmt.Println(v.Fit, v.Reasons())
+	fmt.Println(errors.Is(v.Err(), replicate.ErrSkipped))
+	// Output:
+	// false [skipped_transactions]
+	// true
+}
+
+// Before a switch, read semi-sync on the primary: did the standby
+// acknowledge everything committed?
+func ExampleSemiSync_Acknowledged() {
+	last := replicate.SemiSync{Server: "10.134.23.164:3306", Available: true, MasterEnabled: true,
+		MasterActive: false, NoTx: 3, Timeout: 10 * time.Second}
+	ok, why := last.Acknowledged(nil)
+	fmt.Println(ok)
+	fmt.Println(why)
+	// Output:
+	// false
+	// semi-sync is enabled but inactive on 10.134.23.164:3306 (Rpl_semi_sync_master_status=OFF, 0 semi-sync replica(s) connected, 3 transaction(s) committed without acknowledgement): it fell back to asynchronous after rpl_semi_sync_master_timeout=10s, data may be missing on the standby
+}
+
+// The preflight: what a monitoring account lacks, and the GRANT for it.
+func ExampleCheckPrivileges() {
+	replica, _ := replicate.NewMySQL(replicate.MySQLConfig{Address: "10.134.4.220:3306", User: "monitor"})
+	source, _ := replicate.NewMySQL(replicate.MySQLConfig{Address: "10.134.23.164:3306", User: "monitor"})
+	rep, err := replicate.CheckPrivileges(context.Background(), replica, source, replicate.PrivilegeConfig{
+		Tables: []string{"frenchy"}, Repairs: []replicate.Strategy{replicate.StrategyReplaceRow}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, c := range rep.Missing() {
+		fmt.Printf("%s on %s: %s\n", c.Statement, c.Role, c.Grant)
+	}
 }

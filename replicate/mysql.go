@@ -25,9 +25,10 @@ const DefaultMySQLTimeout = 5 * time.Second
 type MySQLConfig struct {
 	// Address is host:port of the replica (required).
 	Address string
-	// User logs in (required). Reading the status needs SLAVE MONITOR (or
-	// REPLICATION CLIENT / SUPER, by version); repairs need SUPER or
-	// REPLICATION SLAVE ADMIN and write access to the repaired tables.
+	// User logs in (required). Reading the status needs SLAVE MONITOR
+	// (MariaDB; REPLICATION CLIENT on MySQL); fencing, the data check
+	// and each repair need more: see the package documentation and
+	// [CheckPrivileges].
 	User string
 	// Password is User's password; it never appears in errors, logs or
 	// argv.
@@ -120,7 +121,8 @@ func (m *MySQL) Status(ctx context.Context) (Status, error) {
 
 // ReplicaStatus reads the watched connection (MySQLConfig.Connection). A
 // server with no such replica configured is an error wrapping
-// [ErrNotConfigured]; a refused status query wraps [ErrNoPrivilege].
+// [ErrNotConfigured]; a refused status query wraps [ErrNoPrivilege] and
+// names the statement.
 func (m *MySQL) ReplicaStatus(ctx context.Context) (MySQLStatus, error) {
 	all, err := m.Channels(ctx)
 	if err != nil {
@@ -146,16 +148,19 @@ func (m *MySQL) Channels(ctx context.Context) ([]MySQLStatus, error) {
 		return nil, err
 	}
 	var rows []map[string]sql.NullString
+	q := "SHOW ALL SLAVES STATUS"
 	if vars.MariaDB {
-		rows, err = queryMaps(ctx, m.db, "SHOW ALL SLAVES STATUS")
+		rows, err = queryMaps(ctx, m.db, q)
 	} else {
-		rows, err = queryMaps(ctx, m.db, "SHOW REPLICA STATUS")
+		q = "SHOW REPLICA STATUS"
+		rows, err = queryMaps(ctx, m.db, q)
 		if errno(err) == 1064 { // before 8.0.22
-			rows, err = queryMaps(ctx, m.db, "SHOW SLAVE STATUS")
+			q = "SHOW SLAVE STATUS"
+			rows, err = queryMaps(ctx, m.db, q)
 		}
 	}
 	if err != nil {
-		return nil, m.wrap("show replica status", err)
+		return nil, m.wrap(q, err)
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("replicate: %s: %w", m.cfg.Address, ErrNotConfigured)
@@ -176,30 +181,37 @@ func (m *MySQL) Channels(ctx context.Context) ([]MySQLStatus, error) {
 func (m *MySQL) serverVars(ctx context.Context) (ServerVars, error) {
 	var v ServerVars
 	var readOnly int
-	if err := m.db.QueryRowContext(ctx, "SELECT @@version, @@read_only, @@binlog_format").Scan(&v.Version, &readOnly, &v.BinlogFormat); err != nil {
-		return v, m.wrap("read server variables", err)
+	const q = "SELECT @@version, @@read_only, @@binlog_format"
+	if err := m.db.QueryRowContext(ctx, q).Scan(&v.Version, &readOnly, &v.BinlogFormat); err != nil {
+		return v, m.wrap(q, err)
 	}
 	v.ReadOnly = readOnly != 0
 	v.MariaDB = strings.Contains(strings.ToLower(v.Version), "mariadb")
 	var err error
+	gq := "SELECT @@gtid_slave_pos, @@gtid_binlog_pos"
 	if v.MariaDB {
-		err = m.db.QueryRowContext(ctx, "SELECT @@gtid_slave_pos, @@gtid_binlog_pos").Scan(&v.GTIDSlavePos, &v.GTIDBinlogPos)
+		err = m.db.QueryRowContext(ctx, gq).Scan(&v.GTIDSlavePos, &v.GTIDBinlogPos)
 	} else {
-		err = m.db.QueryRowContext(ctx, "SELECT @@gtid_executed").Scan(&v.GTIDBinlogPos)
+		gq = "SELECT @@gtid_executed"
+		err = m.db.QueryRowContext(ctx, gq).Scan(&v.GTIDBinlogPos)
 	}
 	if err != nil {
-		return v, m.wrap("read GTID positions", err)
+		return v, m.wrap(gq, err)
 	}
 	return v, nil
 }
 
-// wrap names the server and the operation, and marks privilege errors.
-func (m *MySQL) wrap(op string, err error) error {
+// wrap names the server and the statement that failed (or, for a step
+// of several statements, what it did), and marks refusals: privilege
+// errors wrap [ErrNoPrivilege], read_only refusals [ErrReadOnly].
+func (m *MySQL) wrap(stmt string, err error) error {
 	switch errno(err) {
-	case 1227, 1142, 1044: // ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
-		return fmt.Errorf("replicate: %s: %s: %w: %w", m.cfg.Address, op, ErrNoPrivilege, err)
+	case 1227, 1142, 1143, 1044, 1370: // ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_PROCACCESS_DENIED_ERROR
+		return fmt.Errorf("replicate: %s: %s: %w: %w", m.cfg.Address, stmt, ErrNoPrivilege, err)
+	case 1290, 1836: // ER_OPTION_PREVENTS_STATEMENT (--read-only, --super-read-only), ER_READ_ONLY_MODE
+		return fmt.Errorf("replicate: %s: %s: %w: %w", m.cfg.Address, stmt, ErrReadOnly, err)
 	}
-	return fmt.Errorf("replicate: %s: %s: %w", m.cfg.Address, op, err)
+	return fmt.Errorf("replicate: %s: %s: %w", m.cfg.Address, stmt, err)
 }
 
 // errno returns the server error number of err, or 0.
@@ -211,20 +223,40 @@ func errno(err error) int {
 	return 0
 }
 
-// queryMaps runs a query and returns every row as column → value.
-func queryMaps(ctx context.Context, q interface {
+// querier is a *sql.DB, *sql.Conn or *sql.Tx.
+type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]map[string]sql.NullString, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+}
+
+// queryMaps runs a query and returns every row as column → value.
+func queryMaps(ctx context.Context, q querier, query string, args ...any) ([]map[string]sql.NullString, error) {
+	cols, rows, err := queryRows(ctx, q, query, args...)
 	if err != nil {
 		return nil, err
+	}
+	out := make([]map[string]sql.NullString, 0, len(rows))
+	for _, vals := range rows {
+		row := make(map[string]sql.NullString, len(cols))
+		for i, c := range cols {
+			row[c] = vals[i]
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// queryRows runs a query and returns its columns and rows, in order.
+func queryRows(ctx context.Context, q querier, query string, args ...any) ([]string, [][]sql.NullString, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []map[string]sql.NullString
+	var out [][]sql.NullString
 	for rows.Next() {
 		vals := make([]sql.NullString, len(cols))
 		ptrs := make([]any, len(cols))
@@ -232,15 +264,11 @@ func queryMaps(ctx context.Context, q interface {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		row := make(map[string]sql.NullString, len(cols))
-		for i, c := range cols {
-			row[c] = vals[i]
-		}
-		out = append(out, row)
+		out = append(out, vals)
 	}
-	return out, rows.Err()
+	return cols, out, rows.Err()
 }
 
 // replicaCmd returns the spelling of a replica statement for the

@@ -99,7 +99,7 @@ func TestMySQLStates(t *testing.T) {
 		tr := rep.Tables[0]
 		assert.False(t, tr.Equal)
 		assert.Len(t, tr.Chunks, 3, "%+v", tr.Chunks)
-		assert.Equal(t, []RowDiff{{Key: "300", OnSource: true, OnReplica: true}, {Key: "450", OnSource: true}, {Key: "9999", OnReplica: true}}, tr.Rows)
+		assert.Equal(t, []RowDiff{{Key: "300", KeyValues: []string{"300"}, OnSource: true, OnReplica: true}, {Key: "450", KeyValues: []string{"450"}, OnSource: true}, {Key: "9999", KeyValues: []string{"9999"}, OnReplica: true}}, tr.Rows)
 		assert.Equal(t, []string{"lab.t"}, rep.Differing())
 
 		p.B.Exec(t, "SET sql_log_bin=0; UPDATE lab.t SET v='load' WHERE id=300; INSERT INTO lab.t VALUES (450,'load'); "+

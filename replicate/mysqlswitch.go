@@ -14,8 +14,8 @@ import (
 // promotion is refused unless forced.
 var ErrBehind = errors.New("replicate: replica behind, promotion refused")
 
-// DefaultFenceTimeout bounds the attempt to set read_only on a former
-// primary.
+// DefaultFenceTimeout bounds the attempt to fence a former primary
+// (read_only, super_read_only, read back).
 const DefaultFenceTimeout = 3 * time.Second
 
 // MySQLSwitcherConfig configures a [MySQLSwitcher].
@@ -28,8 +28,8 @@ type MySQLSwitcherConfig struct {
 	MaxLag time.Duration
 	// Force promotes even a replica that is behind or broken.
 	Force bool
-	// FenceTimeout bounds setting read_only on each other server
-	// (default DefaultFenceTimeout).
+	// FenceTimeout bounds fencing each other server and making the
+	// target writable, read-back included (default DefaultFenceTimeout).
 	FenceTimeout time.Duration
 	// Logger receives fencing and promotion at Info (default: discarded).
 	Logger *slog.Logger
@@ -38,14 +38,15 @@ type MySQLSwitcherConfig struct {
 // MySQLSwitcher is the database step of a switch, as a
 // [failover.Switcher]: it refuses a target whose replica is behind by more
 // than MaxLag (or has unapplied relay log while its source is gone, or
-// stopped on an error) unless Force; it sets read_only=1 on every other
-// server it can reach (fencing-lite: a former primary that is still up
-// stops taking writes from ordinary accounts; accounts with SUPER or READ
-// ONLY ADMIN are not stopped by it); then it clears read_only on the
-// target. A server that cannot be reached is skipped, but one that
-// answers and refuses read_only (no privilege, say) stays writable, so
-// the switch stops there, before the target is made writable, unless
-// Force. Switch is idempotent.
+// stopped on an error) unless Force; it fences every other server it can
+// reach (read_only=1, and super_read_only=1 where the server has it:
+// MySQL; MariaDB has no super_read_only, so accounts with READ_ONLY ADMIN
+// or SUPER can still write there), reading the variables back; then it
+// makes the target writable and verifies that too. A server that cannot
+// be reached is skipped, but one that answers and refuses (no privilege,
+// say) or does not read back as fenced stays writable, so the switch
+// stops there, before the target is made writable, unless Force. Switch
+// is idempotent.
 type MySQLSwitcher struct {
 	cfg MySQLSwitcherConfig
 	log *slog.Logger
@@ -71,8 +72,8 @@ func NewMySQLSwitcher(cfg MySQLSwitcherConfig) (*MySQLSwitcher, error) {
 	return &MySQLSwitcher{cfg: cfg, log: log}, nil
 }
 
-// Switch promotes to's server: fitness check, fence the others, clear
-// read_only on the target.
+// Switch promotes to's server: fitness check, fence the others, make
+// the target writable; each verified by reading the variables back.
 func (s *MySQLSwitcher) Switch(ctx context.Context, to failover.Node) error {
 	target, ok := s.cfg.Servers[to.Name]
 	if !ok {
@@ -87,24 +88,32 @@ func (s *MySQLSwitcher) Switch(ctx context.Context, to failover.Node) error {
 		if name == to.Name {
 			continue
 		}
-		if err := s.setReadOnly(ctx, m, true); err != nil {
-			if errno(err) != 0 && !s.cfg.Force {
+		st, err := s.fence(ctx, m, true)
+		if err != nil {
+			if answered(err) && !s.cfg.Force {
 				// The server answered and is still writable: making the
 				// target writable too would leave two primaries.
 				return fmt.Errorf("replicate: promote %s: fence %s: %w", to.Name, name, err)
 			}
 			// A former primary that cannot be reached cannot take writes
 			// through this path either; the switch goes on.
-			s.log.Warn("fence: cannot set read_only", "node", name, "err", err)
+			s.log.Warn("fence: cannot make read-only", "node", name, "err", err)
 			continue
 		}
-		s.log.Info("fenced: read_only=1", "node", name)
+		s.log.Info("fenced", "node", name, "state", st.String())
 	}
-	if err := s.setReadOnly(ctx, target, false); err != nil {
+	st, err := s.fence(ctx, target, false)
+	if err != nil {
 		return fmt.Errorf("replicate: promote %s: %w", to.Name, err)
 	}
-	s.log.Info("promoted: read_only=0", "node", to.Name)
+	s.log.Info("promoted: writable", "node", to.Name, "state", st.String())
 	return nil
+}
+
+// answered reports whether err came from a server that answered: it
+// refused a statement, or read back another state than set.
+func answered(err error) bool {
+	return errno(err) != 0 || errors.Is(err, ErrFenceUnverified)
 }
 
 // Fit returns nil when m may be promoted: it has no replica configured,
@@ -129,15 +138,8 @@ func (s *MySQLSwitcher) Fit(ctx context.Context, m *MySQL) error {
 	return nil
 }
 
-func (s *MySQLSwitcher) setReadOnly(ctx context.Context, m *MySQL, on bool) error {
+func (s *MySQLSwitcher) fence(ctx context.Context, m *MySQL, on bool) (ReadOnlyState, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.FenceTimeout)
 	defer cancel()
-	v := 0
-	if on {
-		v = 1
-	}
-	if _, err := m.db.ExecContext(ctx, fmt.Sprintf("SET GLOBAL read_only = %d", v)); err != nil {
-		return m.wrap(fmt.Sprintf("set read_only=%d", v), err)
-	}
-	return nil
+	return m.SetReadOnly(ctx, on)
 }

@@ -1,7 +1,9 @@
 package replicate
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -166,19 +168,29 @@ type RepairReport struct {
 	Replica, Source string
 	// Before and After are the replica's status around the repair.
 	Before, After MySQLStatus
-	// Statements are the SQL statements and commands run, in order,
-	// without secrets.
+	// Statements are the SQL statements and commands that ran and
+	// succeeded, in order, without secrets.
 	Statements []string
-	// Removed is the replica's row that StrategyReplaceRow deleted
-	// (column → value), so nothing disappears unrecorded.
-	Removed map[string]string
+	// Failed is the statement that failed, with the server's answer
+	// ("" when none did); it did not take effect.
+	Failed string
+	// Conflict is the replica's row that StrategyReplaceRow found
+	// holding the duplicate key; Removed is the same row once the DELETE
+	// removed it (nil when it did not), so nothing disappears
+	// unrecorded and nothing is reported removed that is still there.
+	Conflict, Removed *Row
+	// Restored says, after a repair that failed part-way, what was done
+	// to leave the replica as it was found and the state it is in ("" when
+	// nothing was needed).
+	Restored string
 	// Resumed is true when both threads run and the replica caught up
 	// with its source after the repair.
 	Resumed bool
 	// Data is the data check after the repair; DataChecked is false when
-	// no tables were configured.
+	// it did not run, and DataNote then says why.
 	Data        DataReport
 	DataChecked bool
+	DataNote    string
 	// Converged is Resumed and a data check that found every table
 	// equal.
 	Converged bool
@@ -194,25 +206,48 @@ func (r RepairReport) String() string {
 	for _, s := range r.Statements {
 		fmt.Fprintf(&b, "  ran: %s\n", s)
 	}
-	if r.Removed != nil {
-		fmt.Fprintf(&b, "  removed from the replica: %v\n", r.Removed)
+	if r.Failed != "" {
+		fmt.Fprintf(&b, "  failed: %s\n", r.Failed)
+	}
+	switch {
+	case r.Removed != nil:
+		fmt.Fprintf(&b, "  removed from the replica, %s (unlogged):\n%s", r.Removed.Table, r.Removed.Format("    "))
+	case r.Conflict != nil:
+		fmt.Fprintf(&b, "  conflicting row on the replica, %s, left in place:\n%s", r.Conflict.Table, r.Conflict.Format("    "))
+	}
+	if r.Restored != "" {
+		fmt.Fprintf(&b, "  restored: %s\n", r.Restored)
 	}
 	fmt.Fprintf(&b, "  after: %s\n", statusLine(r.After))
 	if r.DataChecked {
-		fmt.Fprintf(&b, "  data: %s\n", r.Data)
+		fmt.Fprintf(&b, "  data: %s\n", strings.ReplaceAll(r.Data.String(), "\n", "\n  "))
 	} else {
-		fmt.Fprintf(&b, "  data: not checked (no tables configured)\n")
+		fmt.Fprintf(&b, "  data: %s\n", cmp.Or(r.DataNote, "not checked"))
 	}
-	fmt.Fprintf(&b, "  converged: %t\n  %s\n", r.Converged, r.Note)
+	fmt.Fprintf(&b, "  converged: %t\n", r.Converged)
+	if r.Note != "" {
+		fmt.Fprintf(&b, "  %s\n", r.Note)
+	}
 	return b.String()
 }
 
 func statusLine(s MySQLStatus) string {
-	line := fmt.Sprintf("io=%s sql=%t lag=%v gtid=%s exec=%s:%d", s.IORunning, s.SQLRunning, s.Lag, s.Vars.GTIDSlavePos, s.ExecSourceLogFile, s.ExecSourceLogPos)
+	if s.Server == "" {
+		return "unknown (status not read)"
+	}
+	line := fmt.Sprintf("io=%s sql=%t lag=%s using_gtid=%s gtid_slave_pos=%s exec=%s:%d", s.IORunning, s.SQLRunning, lagText(s.Lag),
+		cmp.Or(s.UsingGTID, "-"), cmp.Or(s.Vars.GTIDSlavePos, "-"), s.ExecSourceLogFile, s.ExecSourceLogPos)
 	if e := s.Err(); e != "" {
 		line += " " + e
 	}
 	return line
+}
+
+func lagText(d time.Duration) string {
+	if d < 0 {
+		return "unknown"
+	}
+	return d.String()
 }
 
 // EventKind names a repair event.
@@ -248,10 +283,14 @@ func (e Event) FailoverEvent() failover.Event {
 }
 
 // Repair runs strategy on the replica, waits for it to catch up (or fail
-// again), runs the data check and reports. It returns an error wrapping
-// [ErrCannotRepair] or [ErrIdempotentRefused] without changing anything
-// when the strategy does not apply; any other error means the repair
-// stopped part-way, and the report says what ran.
+// again) and for its threads to settle, runs the data check and reports.
+// It returns an error wrapping [ErrCannotRepair] or
+// [ErrIdempotentRefused] without changing anything when the strategy
+// does not apply; any other error means the repair stopped part-way: the
+// report says what ran and what failed, and the replica is left as it
+// was found where that can be done (the threads that ran before are
+// started again, a skip's position put back) or RepairReport.Restored
+// says exactly what state it is in and how to get back.
 func (r *Repairer) Repair(ctx context.Context, strategy Strategy) (RepairReport, error) {
 	rep := RepairReport{Strategy: strategy, Replica: r.cfg.Replica.Name(), Source: r.cfg.Source.Name()}
 	before, err := r.cfg.Replica.ReplicaStatus(ctx)
@@ -273,18 +312,26 @@ func (r *Repairer) Repair(ctx context.Context, strategy Strategy) (RepairReport,
 		Message: fmt.Sprintf("repair %s starting on %s: %s", strategy, rep.Replica, statusLine(before))})
 	r.log.Info("repair starting", "strategy", strategy, "status", statusLine(before))
 
-	err = r.run(ctx, strategy, &rep)
+	a := &attempt{RepairReport: &rep}
+	err = r.run(ctx, strategy, a)
 	if err == nil {
-		err = r.settle(ctx, &rep)
+		err = r.settle(ctx, a)
 	}
 	if err != nil {
-		after, _ := r.cfg.Replica.ReplicaStatus(ctx)
-		rep.After = after
-		r.emit(Event{Kind: EventRepairFailed, Strategy: strategy, Server: rep.Replica, Before: before.Neutral(), After: after.Neutral(),
-			Err: err.Error(), Message: fmt.Sprintf("repair %s on %s failed: %v", strategy, rep.Replica, err)})
+		rep.DataNote = "not checked: the repair stopped with an error"
+		r.restore(ctx, a)
+		msg := fmt.Sprintf("repair %s on %s failed: %v", strategy, rep.Replica, err)
+		if rep.Restored != "" {
+			msg += "; " + rep.Restored
+		}
+		r.emit(Event{Kind: EventRepairFailed, Strategy: strategy, Server: rep.Replica, Before: before.Neutral(), After: rep.After.Neutral(),
+			Err: err.Error(), Message: msg})
 		return rep, err
 	}
 	rep.Note = r.note(strategy, rep)
+	if a.unsettled != "" {
+		rep.Note += "; " + a.unsettled
+	}
 	r.emit(Event{Kind: EventRepairDone, Strategy: strategy, Server: rep.Replica, Before: before.Neutral(), After: rep.After.Neutral(),
 		Converged: rep.Converged, Message: fmt.Sprintf("repair %s on %s: converged=%t: %s", strategy, rep.Replica, rep.Converged, rep.Note)})
 	r.log.Info("repair done", "strategy", strategy, "converged", rep.Converged, "resumed", rep.Resumed)
@@ -367,23 +414,23 @@ func (m *MySQL) serverID(ctx context.Context) (int64, error) {
 	defer cancel()
 	var id int64
 	if err := m.db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&id); err != nil {
-		return 0, m.wrap("read server_id", err)
+		return 0, m.wrap("SELECT @@server_id", err)
 	}
 	return id, nil
 }
 
-func (r *Repairer) run(ctx context.Context, strategy Strategy, rep *RepairReport) error {
+func (r *Repairer) run(ctx context.Context, strategy Strategy, a *attempt) error {
 	switch strategy {
 	case StrategyReport:
 		return nil
 	case StrategyRestart:
-		return r.restart(ctx, rep)
+		return r.restart(ctx, a)
 	case StrategySkip:
-		return r.skip(ctx, rep)
+		return r.skip(ctx, a)
 	case StrategyReplaceRow:
-		return r.replaceRow(ctx, rep)
+		return r.replaceRow(ctx, a)
 	case StrategyReseed:
-		return r.reseed(ctx, rep)
+		return r.reseed(ctx, a)
 	}
 	return fmt.Errorf("replicate: %w: %q", ErrCannotRepair, strategy)
 }
@@ -406,7 +453,7 @@ func (r *Repairer) note(strategy Strategy, rep RepairReport) string {
 	case !rep.Resumed:
 		n = "replication is not running after the repair: " + rep.After.Err()
 	case !rep.DataChecked:
-		n = "replication runs, but convergence was not verified: no tables configured for the data check"
+		n = "replication runs, but convergence was not verified: " + rep.DataNote
 	default:
 		n = "replication runs but the copies differ in " + strings.Join(rep.Data.Differing(), ", ")
 	}
@@ -425,14 +472,21 @@ func (r *Repairer) note(strategy Strategy, rep RepairReport) string {
 
 // stmt spells a replica statement for the server and the watched
 // connection: "STOP SLAVE", "STOP SLAVE 'c'", "STOP REPLICA FOR CHANNEL 'c'".
-func (r *Repairer) stmt(verb string, v ServerVars) string {
+func (r *Repairer) stmt(verb string, v ServerVars) string { return r.stmtThreads(verb, "", v) }
+
+// stmtThreads is stmt for some threads only ("IO_THREAD", "SQL_THREAD";
+// "" for both): "START SLAVE 'c' IO_THREAD", "START REPLICA IO_THREAD FOR
+// CHANNEL 'c'".
+func (r *Repairer) stmtThreads(verb, threads string, v ServerVars) string {
 	s := verb + " " + replicaWord(v)
 	conn := r.cfg.Replica.cfg.Connection
-	switch {
-	case conn == "":
-	case v.MariaDB:
+	if conn != "" && v.MariaDB {
 		s += " " + quoteString(conn)
-	default:
+	}
+	if threads != "" {
+		s += " " + threads
+	}
+	if conn != "" && !v.MariaDB {
 		s += " FOR CHANNEL " + quoteString(conn)
 	}
 	return s
@@ -443,107 +497,49 @@ func quoteString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
-// exec runs statements on the replica in order, recording each.
+// exec runs statements on the replica in order, recording each that
+// succeeded, and the one that failed in rep.Failed.
 func (r *Repairer) exec(ctx context.Context, rep *RepairReport, stmts ...string) error {
 	for _, s := range stmts {
-		rep.Statements = append(rep.Statements, s)
-		r.log.Debug("exec", "sql", s)
-		if _, err := r.cfg.Replica.db.ExecContext(ctx, s); err != nil {
-			return r.cfg.Replica.wrap(s, err)
+		if err := r.execOn(ctx, r.cfg.Replica.db, rep, s, s); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// execOn runs one statement on q (the replica's pool or one of its
+// connections), shown in the report as show.
+func (r *Repairer) execOn(ctx context.Context, q interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, rep *RepairReport, show, stmt string, args ...any) error {
+	r.log.Debug("exec", "sql", show)
+	if _, err := q.ExecContext(ctx, stmt, args...); err != nil {
+		err = r.cfg.Replica.wrap(show, err)
+		rep.Failed = err.Error()
+		return err
+	}
+	rep.Statements = append(rep.Statements, show)
 	return nil
 }
 
 // restart is the article's repair.
-func (r *Repairer) restart(ctx context.Context, rep *RepairReport) error {
-	v := rep.Before.Vars
+func (r *Repairer) restart(ctx context.Context, a *attempt) error {
+	v := a.Before.Vars
 	// The article's FLUSH PRIVILEGES is written to the binlog and would
 	// replicate to the other master; LOCAL keeps it on this server.
-	return r.exec(ctx, rep, r.stmt("STOP", v), "FLUSH LOCAL PRIVILEGES", r.stmt("RESET", v), r.stmt("START", v))
-}
-
-// settle waits until the replica caught up with the source or stopped
-// again, then reads the status and runs the data check.
-func (r *Repairer) settle(ctx context.Context, rep *RepairReport) error {
-	caught, err := r.waitCaughtUp(ctx)
-	if err != nil {
+	if err := r.exec(ctx, a.RepairReport, r.stmt("STOP", v), "FLUSH LOCAL PRIVILEGES", r.stmt("RESET", v)); err != nil {
 		return err
 	}
-	after, err := r.cfg.Replica.ReplicaStatus(ctx)
-	if err != nil {
-		return err
-	}
-	rep.After = after
-	rep.Resumed = caught && after.Running()
-	check := r.cfg.Check
-	if len(check.Tables) == 0 {
-		check.Tables = r.cfg.Schemas
-	}
-	if len(check.Tables) > 0 {
-		data, err := CompareTables(ctx, r.cfg.Source, r.cfg.Replica, check)
-		if err != nil {
-			return err
-		}
-		rep.Data, rep.DataChecked = data, true
-	}
-	rep.Converged = rep.Resumed && rep.DataChecked && rep.Data.Equal()
-	return nil
-}
-
-// waitCaughtUp waits until the replica's SQL thread has executed the
-// source's current binlog position (true), or stopped with an error
-// (false), or CatchUpTimeout passed (an error).
-func (r *Repairer) waitCaughtUp(ctx context.Context) (bool, error) {
-	file, pos, err := r.cfg.Source.binlogPosition(ctx)
-	if err != nil {
-		return false, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.CatchUpTimeout)
-	defer cancel()
-	wait := "MASTER_POS_WAIT(?, ?, 1)"
-	args := []any{file, pos}
-	if conn := r.cfg.Replica.cfg.Connection; conn != "" {
-		wait = "MASTER_POS_WAIT(?, ?, 1, ?)"
-		args = append(args, conn)
-	}
-	for {
-		var res *int64
-		if err := r.cfg.Replica.db.QueryRowContext(ctx, "SELECT "+wait, args...).Scan(&res); err != nil {
-			if ctx.Err() != nil {
-				return false, fmt.Errorf("replicate: %s: not caught up with %s %s:%d after %v", r.cfg.Replica.Name(), r.cfg.Source.Name(), file, pos, r.cfg.CatchUpTimeout)
-			}
-			return false, r.cfg.Replica.wrap("wait for the source position", err)
-		}
-		if res != nil && *res >= 0 {
-			return true, nil
-		}
-		st, err := r.cfg.Replica.ReplicaStatus(ctx)
-		if err != nil {
-			return false, err
-		}
-		if !st.SQLRunning && st.SQLError.Errno != 0 || st.IOError.Errno != 0 && st.IORunning == ThreadNo {
-			return false, nil
-		}
-		if ctx.Err() != nil {
-			return false, fmt.Errorf("replicate: %s: not caught up with %s %s:%d after %v", r.cfg.Replica.Name(), r.cfg.Source.Name(), file, pos, r.cfg.CatchUpTimeout)
-		}
-		if res == nil {
-			// SQL thread not (yet) running: MASTER_POS_WAIT returned at
-			// once, so pause before asking again.
-			select {
-			case <-ctx.Done():
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}
+	a.irreversible = append(a.irreversible, r.stmt("RESET", v)+" ran and cannot be undone: the relay logs were deleted and, in file/position mode, the position was reset (MariaDB 10.11 then follows gtid_slave_pos)")
+	return r.exec(ctx, a.RepairReport, r.stmt("START", v))
 }
 
 // binlogPosition reads SHOW MASTER STATUS.
 func (m *MySQL) binlogPosition(ctx context.Context) (string, int64, error) {
 	rows, err := queryMaps(ctx, m.db, "SHOW MASTER STATUS")
 	if err != nil {
-		return "", 0, m.wrap("show master status", err)
+		return "", 0, m.wrap("SHOW MASTER STATUS", err)
 	}
 	if len(rows) == 0 {
 		return "", 0, fmt.Errorf("replicate: %s: binary log is off (SHOW MASTER STATUS is empty)", m.Name())

@@ -17,7 +17,8 @@ import (
 // sql_log_bin=0 and starts the replica. The dump is written to a file by
 // mariadb-dump --result-file (argv, no shell) and fed to the client's
 // stdin; passwords are in 0600 option files, never in argv.
-func (r *Repairer) reseed(ctx context.Context, rep *RepairReport) error {
+func (r *Repairer) reseed(ctx context.Context, a *attempt) error {
+	rep := a.RepairReport
 	v := rep.Before.Vars
 	if err := r.exec(ctx, rep, r.stmt("STOP", v)); err != nil {
 		return err
@@ -40,10 +41,11 @@ func (r *Repairer) reseed(ctx context.Context, rep *RepairReport) error {
 		"--defaults-extra-file=" + srcOpts,
 		"--single-transaction", "--gtid", "--master-data=1", "--triggers",
 		"--result-file=" + dumpFile, "--databases", "--"}, r.cfg.Schemas...)}
-	rep.Statements = append(rep.Statements, "dump: "+dump.String())
 	if _, err := r.cfg.Runner.Run(ctx, dump); err != nil {
+		rep.Failed = "dump: " + dump.String() + ": " + err.Error()
 		return fmt.Errorf("replicate: reseed: dump %s: %w", r.cfg.Source.Name(), err)
 	}
+	rep.Statements = append(rep.Statements, "dump: "+dump.String())
 	f, err := os.Open(dumpFile)
 	if err != nil {
 		return fmt.Errorf("replicate: reseed: %w", err)
@@ -51,11 +53,14 @@ func (r *Repairer) reseed(ctx context.Context, rep *RepairReport) error {
 	defer f.Close()
 	load := cmdrun.Cmd{Path: r.cfg.ClientPath, Args: []string{"--defaults-extra-file=" + repOpts, "--batch"},
 		Stdin: io.MultiReader(strings.NewReader("SET SESSION sql_log_bin=0;\n"), f)}
-	rep.Statements = append(rep.Statements, "load: SET SESSION sql_log_bin=0; then the dump | "+load.String())
+	loadShow := "load: SET SESSION sql_log_bin=0; then the dump | " + load.String()
+	a.noRestore = fmt.Sprintf("the load of the dump began: replication on %s is left stopped, the schemas %v may be partly loaded; run the reseed again", r.cfg.Replica.Name(), r.cfg.Schemas)
 	if _, err := r.cfg.Runner.Run(ctx, load); err != nil {
+		rep.Failed = loadShow + ": " + err.Error()
 		return fmt.Errorf("replicate: reseed: load into %s failed part-way; its replication is left stopped and the schemas %v partly loaded, run the reseed again: %w",
 			r.cfg.Replica.Name(), r.cfg.Schemas, err)
 	}
+	rep.Statements = append(rep.Statements, loadShow)
 	return r.exec(ctx, rep, r.stmt("START", v))
 }
 

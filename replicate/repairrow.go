@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"regexp"
 	"strings"
@@ -72,28 +73,20 @@ func ParseDuplicateKey(msg string) (DuplicateKey, bool) {
 // replaceRow deletes, unlogged, the replica's row that holds the
 // duplicate key, and starts the SQL thread, which applies the source's
 // row.
-func (r *Repairer) replaceRow(ctx context.Context, rep *RepairReport) error {
+func (r *Repairer) replaceRow(ctx context.Context, a *attempt) error {
+	rep := a.RepairReport
 	rm := r.cfg.Replica
 	dk, ok := ParseDuplicateKey(rep.Before.SQLError.Message)
 	if !ok {
 		return fmt.Errorf("replicate: %s: replace-row: %w: cannot read table and key from %q", rm.Name(), ErrCannotRepair, rep.Before.SQLError.Message)
 	}
 	t := tableName{dk.Schema, dk.Table}
-	rows, err := rm.db.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? ORDER BY SEQ_IN_INDEX`, dk.Schema, dk.Table, dk.Key)
+	const keyQ = `SELECT COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? ORDER BY SEQ_IN_INDEX`
+	cols, err := queryStrings(ctx, rm, keyQ, dk.Schema, dk.Table, dk.Key)
 	if err != nil {
-		return rm.wrap("key columns of "+t.String(), err)
+		return rm.wrap("key columns of "+t.String()+" (information_schema.STATISTICS)", err)
 	}
-	var cols []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			rows.Close()
-			return rm.wrap("key columns of "+t.String(), err)
-		}
-		cols = append(cols, c)
-	}
-	rows.Close()
 	if len(cols) == 0 {
 		return fmt.Errorf("replicate: %s: replace-row: %w: no key %q on %s", rm.Name(), ErrCannotRepair, dk.Key, t)
 	}
@@ -112,51 +105,46 @@ func (r *Repairer) replaceRow(ctx context.Context, rep *RepairReport) error {
 	}
 	where := strings.Join(conds, " AND ")
 
-	// One connection: sql_log_bin is a session variable.
+	// One connection: sql_log_bin is a session variable. The connection
+	// is discarded afterwards, never returned to the pool with
+	// sql_log_bin=0 (a failure may leave it so).
 	conn, err := rm.db.Conn(ctx)
 	if err != nil {
 		return rm.wrap("connect", err)
 	}
-	defer conn.Close()
-	found, err := queryMaps(ctx, conn, "SELECT * FROM "+t.quoted()+" WHERE "+where, args...)
+	defer func() {
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+		conn.Close()
+	}()
+	sel := "SELECT * FROM " + t.quoted() + " WHERE " + where
+	names, found, err := queryRows(ctx, conn, sel, args...)
 	if err != nil {
-		return rm.wrap("read the conflicting row of "+t.String(), err)
+		return rm.wrap(sel, err)
 	}
 	if len(found) != 1 {
 		return fmt.Errorf("replicate: %s: replace-row: %w: %d rows of %s have %s = %q (value truncated in the message?)", rm.Name(), ErrCannotRepair, len(found), t, dk.Key, dk.Value)
 	}
-	rep.Removed = map[string]string{}
-	for k, v := range found[0] {
-		if v.Valid {
-			rep.Removed[k] = v.String
-		} else {
-			rep.Removed[k] = "NULL"
-		}
-	}
+	rep.Conflict = &Row{Table: t.String(), Columns: names, Values: found[0]}
 	del := fmt.Sprintf("DELETE FROM %s WHERE %s LIMIT 1", t.quoted(), where)
-	for _, s := range []struct {
-		sql  string
-		args []any
-		show string
-	}{
-		{"SET SESSION sql_log_bin = 0", nil, ""},
-		{del, args, fmt.Sprintf("%s -- %s = %q", del, dk.Key, dk.Value)},
-		{"SET SESSION sql_log_bin = 1", nil, ""},
-	} {
-		show := s.show
-		if show == "" {
-			show = s.sql
-		}
-		rep.Statements = append(rep.Statements, show)
-		res, err := conn.ExecContext(ctx, s.sql, s.args...)
-		if err != nil {
-			return rm.wrap(s.sql, err)
-		}
-		if s.sql == del {
-			if n, _ := res.RowsAffected(); n != 1 {
-				return fmt.Errorf("replicate: %s: replace-row: deleted %d rows, want 1", rm.Name(), n)
-			}
-		}
+	if err := r.execOn(ctx, conn, rep, "SET SESSION sql_log_bin = 0", "SET SESSION sql_log_bin = 0"); err != nil {
+		return err
+	}
+	show := fmt.Sprintf("%s -- %s = %q", del, dk.Key, dk.Value)
+	r.log.Debug("exec", "sql", show)
+	res, err := conn.ExecContext(ctx, del, args...)
+	if err != nil {
+		err = rm.wrap(show, err)
+		rep.Failed = err.Error()
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		rep.Failed = fmt.Sprintf("%s: deleted %d rows", show, n)
+		return fmt.Errorf("replicate: %s: replace-row: %s deleted %d rows, want 1", rm.Name(), show, n)
+	}
+	rep.Statements = append(rep.Statements, show)
+	rep.Removed = rep.Conflict
+	if err := r.execOn(ctx, conn, rep, "SET SESSION sql_log_bin = 1", "SET SESSION sql_log_bin = 1"); err != nil {
+		return err
 	}
 	return r.exec(ctx, rep, r.stmt("START", rep.Before.Vars))
 }

@@ -18,25 +18,33 @@ var binlogNameRe = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
 // GTID mode (the failing GTID is the source's binlog event at the
 // replica's executed position), else one event group with
 // sql_slave_skip_counter.
-func (r *Repairer) skip(ctx context.Context, rep *RepairReport) error {
-	st := rep.Before
+func (r *Repairer) skip(ctx context.Context, a *attempt) error {
+	st := a.Before
 	v := st.Vars
 	if !v.MariaDB || st.UsingGTID == "" || st.UsingGTID == "No" {
-		return r.exec(ctx, rep, r.stmt("STOP", v), "SET GLOBAL sql_slave_skip_counter = 1", r.stmt("START", v))
+		if err := r.exec(ctx, a.RepairReport, r.stmt("STOP", v), "SET GLOBAL sql_slave_skip_counter = 1"); err != nil {
+			return err
+		}
+		a.undo = append(a.undo, "SET GLOBAL sql_slave_skip_counter = 0")
+		return r.exec(ctx, a.RepairReport, r.stmt("START", v))
 	}
 	gtid, err := r.failingGTID(ctx, st)
 	if err != nil {
 		return err
 	}
-	if err := r.exec(ctx, rep, r.stmt("STOP", v)); err != nil {
+	if err := r.exec(ctx, a.RepairReport, r.stmt("STOP", v)); err != nil {
 		return err
 	}
 	// Read the position after STOP: it is what START would resume from.
 	var cur string
 	if err := r.cfg.Replica.db.QueryRowContext(ctx, "SELECT @@gtid_slave_pos").Scan(&cur); err != nil {
-		return r.cfg.Replica.wrap("read gtid_slave_pos", err)
+		return r.cfg.Replica.wrap("SELECT @@gtid_slave_pos", err)
 	}
-	return r.exec(ctx, rep, "SET GLOBAL gtid_slave_pos = "+quoteString(replaceDomain(cur, gtid)), r.stmt("START", v))
+	if err := r.exec(ctx, a.RepairReport, "SET GLOBAL gtid_slave_pos = "+quoteString(replaceDomain(cur, gtid))); err != nil {
+		return err
+	}
+	a.undo = append(a.undo, "SET GLOBAL gtid_slave_pos = "+quoteString(cur))
+	return r.exec(ctx, a.RepairReport, r.stmt("START", v))
 }
 
 // failingGTID reads, on the source, the GTID event at the replica's

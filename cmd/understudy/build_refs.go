@@ -15,8 +15,9 @@ import (
 // Checks that refer to other sections of the file: type replication (an
 // entry of replication:) and type sync (an entry of syncs:).
 
-// buildReplicationCheck: the node is fit while the entry's replica runs
-// and is less than max_lag behind.
+// buildReplicationCheck: the node is fit while the entry's replica runs,
+// is less than max_lag behind, and (with a state file) has not moved past
+// a failed transaction or failed a data check since the last that passed.
 func buildReplicationCheck(ch config.Check, d deps) (health.Checker, error) {
 	i := slices.IndexFunc(d.cfg.Replication, func(r config.Replication) bool { return r.Name == ch.Replication.Replication })
 	if i < 0 { // the configuration refuses this; a guard for hand-built ones
@@ -28,6 +29,12 @@ func buildReplicationCheck(ch config.Check, d deps) (health.Checker, error) {
 		Logger: d.log.With("check", ch.FullName)})
 	if err != nil {
 		return nil, err
+	}
+	if h := replicationHistory(d.cfg); h != nil {
+		// What the check sees is remembered with what `replication
+		// status` sees: a replica that moved past a failed transaction
+		// stays unfit until a data check passes.
+		return replicate.NewChecker(m, ch.Replication.MaxLag, replicate.WithHistory(r.Name, h)), nil
 	}
 	return replicate.NewChecker(m, ch.Replication.MaxLag), nil
 }

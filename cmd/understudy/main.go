@@ -26,7 +26,8 @@
 //	             each run is recorded next to the state file for the checks of type sync
 //	replication  replica status and explicit repairs: replication status [-data] [NAME]
 //	             (MySQL replicas, then the DRBD resources of drbd checks, switchers and
-//	             group steps), replication repair NAME STRATEGY (only strategies in allow_repair)
+//	             group steps), replication repair NAME STRATEGY (only strategies in allow_repair),
+//	             replication doctor [-all] [NAME] (the grants the accounts lack)
 //	ddns         point ddns.record at this host's address if it moved; exit 34 when it changed
 //	demo         watch a failover and a failback on loopback, no setup needed
 //	bench        measure: bench failover (on a real named) | bench checks

@@ -63,7 +63,9 @@ func TestArticle(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, rep.Converged, rep.String())
 	assert.True(t, rep.Data.Equal(), rep.Data.String())
-	assert.Equal(t, "replica-local", rep.Removed["v"], "the deleted row is reported")
+	require.NotNil(t, rep.Removed, "the deleted row is reported")
+	v, _ := rep.Removed.Value("v")
+	assert.Equal(t, "replica-local", v, "the deleted row is reported")
 	want := map[int]string{2: "node2", 10: "from-master", 11: "after"}
 	assert.Equal(t, want, rows(t, p.A))
 	assert.Equal(t, want, rows(t, p.B))
